@@ -1,0 +1,421 @@
+package acrtest
+
+import (
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+)
+
+// Options configures a Server. The zero value is a TLS registry that keeps
+// its content in memory, refuses anonymous access and serves blobs directly.
+type Options struct {
+	// AnonymousPull lets clients without credentials obtain a token with
+	// grant_type=password and use it for reads (catalog, metadata, pull),
+	// as a registry with anonymous pull enabled does. Writes still fail.
+	AnonymousPull bool
+
+	// RefreshTokenLifetime is how long a refresh token from /oauth2/exchange
+	// stays valid. Zero means ACR's 3 hours.
+	RefreshTokenLifetime time.Duration
+	// AccessTokenLifetime is how long an access token from /oauth2/token
+	// stays valid. Zero means ACR's 75 minutes.
+	AccessTokenLifetime time.Duration
+	// AnonymousTokenLifetime is the lifetime of anonymous access tokens.
+	// Zero means ACR's 20 minutes.
+	AnonymousTokenLifetime time.Duration
+
+	// MaxPageSize caps the n query parameter of the /acr/v1 list
+	// operations; it is also the page size when a request has no n.
+	// Zero means 100.
+	MaxPageSize int
+
+	// Dir, when set, keeps blobs and upload sessions in files under that
+	// directory instead of in memory, so large blobs cost disk, not memory.
+	Dir string
+
+	// RedirectBlobs makes blob GETs answer 307 Temporary Redirect to a
+	// second TLS host standing in for Azure Storage, as ACR does. The
+	// storage host refuses any request that carries an Authorization header.
+	RedirectBlobs bool
+
+	// Audiences are the Microsoft Entra token audiences /oauth2/exchange
+	// accepts. Nil means the ACR audience https://containerregistry.azure.net
+	// and the two Azure Resource Manager audiences.
+	Audiences []string
+
+	// Users are the accounts accepted by Basic authentication on
+	// GET /oauth2/token: the admin user and repository-scoped tokens.
+	Users []User
+
+	// Now is the clock used for timestamps and token lifetimes. Nil means
+	// time.Now.
+	Now func() time.Time
+}
+
+// User is a username/password identity for Basic authentication on
+// GET /oauth2/token, like ACR's admin user or a repository-scoped token.
+type User struct {
+	Name     string
+	Password string
+	// Repositories maps repository names to the actions the user may
+	// perform there ("pull", "push", "delete", "metadata_read",
+	// "metadata_write", or "*"). Nil means every action on every repository
+	// and the catalog, like the admin user.
+	Repositories map[string][]string
+}
+
+// Server is an in-process emulation of an Azure Container Registry data
+// plane: the token exchange, the /acr/v1 metadata API and the /v2 OCI
+// distribution API, answering with the status codes, headers and bodies that
+// ACR sends. Its methods are safe for concurrent use.
+type Server struct {
+	// URL is the registry endpoint, "https://127.0.0.1:port".
+	URL string
+	// Host is the login server host name ("127.0.0.1:port"), the value
+	// of the service parameter in challenges and token requests.
+	Host string
+
+	opts    Options
+	ts      *httptest.Server
+	storage *httptest.Server // blob redirect target; nil unless RedirectBlobs
+	cred    *Credential
+	key     []byte // HMAC key for the JWTs this server issues
+
+	mu    sync.Mutex
+	state *registry
+	log   []Request
+
+	faults faultSet
+}
+
+// Request is one entry of the server's request log.
+type Request struct {
+	Method string
+	// Path is the decoded URL path; RawQuery the query as sent.
+	Path     string
+	RawQuery string
+	// Host is the host that served it: the registry's, or the storage
+	// host's for redirected blob reads.
+	Host   string
+	Status int
+	// Auth says what the request carried: "" (nothing), "bearer",
+	// "basic", or "invalid" for a bearer token this server did not accept.
+	Auth string
+	// Scope is the access the endpoint required (the challenge scope),
+	// empty for endpoints that need none.
+	Scope string
+	// Header holds a copy of the request headers.
+	Header http.Header
+}
+
+// NewServer starts a registry with the given options (nil means defaults)
+// and closes it when the test ends.
+func NewServer(tb testing.TB, opts *Options) *Server {
+	tb.Helper()
+	s := NewUnstartedServer(opts)
+	s.Start()
+	tb.Cleanup(s.Close)
+	return s
+}
+
+// NewUnstartedServer returns a registry that is not yet listening, so a
+// caller can seed content first. Call Start, and Close when done.
+func NewUnstartedServer(opts *Options) *Server {
+	s := &Server{key: make([]byte, 32)}
+	if opts != nil {
+		s.opts = *opts
+	}
+	if s.opts.RefreshTokenLifetime == 0 {
+		s.opts.RefreshTokenLifetime = 3 * time.Hour
+	}
+	if s.opts.AccessTokenLifetime == 0 {
+		s.opts.AccessTokenLifetime = 75 * time.Minute
+	}
+	if s.opts.AnonymousTokenLifetime == 0 {
+		s.opts.AnonymousTokenLifetime = 20 * time.Minute
+	}
+	if s.opts.MaxPageSize <= 0 {
+		s.opts.MaxPageSize = 100
+	}
+	if s.opts.Now == nil {
+		s.opts.Now = time.Now
+	}
+	if _, err := rand.Read(s.key); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	s.state = newRegistry(s.opts.Dir)
+	s.cred = &Credential{server: s}
+	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.serveRegistry))
+	if s.opts.RedirectBlobs {
+		s.storage = httptest.NewUnstartedServer(http.HandlerFunc(s.serveStorage))
+	}
+	return s
+}
+
+// Start starts the registry (and the storage host, with RedirectBlobs).
+func (s *Server) Start() {
+	s.ts.StartTLS()
+	s.URL = s.ts.URL
+	u, _ := url.Parse(s.ts.URL)
+	s.Host = u.Host
+	if s.storage != nil {
+		s.storage.StartTLS()
+	}
+}
+
+// Close shuts the server down, waiting for in-flight requests.
+func (s *Server) Close() {
+	s.ts.Close()
+	if s.storage != nil {
+		s.storage.Close()
+	}
+	s.state.close()
+}
+
+// StorageURL is the base URL of the storage host that blob GETs redirect
+// to, or "" without RedirectBlobs.
+func (s *Server) StorageURL() string {
+	if s.storage == nil {
+		return ""
+	}
+	return s.storage.URL
+}
+
+// Client returns an *http.Client that trusts the server's certificate (and
+// the storage host's).
+func (s *Server) Client() *http.Client {
+	return s.ts.Client()
+}
+
+// ClientOptions returns azcore client options whose transport trusts the
+// server's certificate; embed them in an azacr client's options.
+func (s *Server) ClientOptions() azcore.ClientOptions {
+	return azcore.ClientOptions{Transport: s.Client()}
+}
+
+// Credential returns the fake Microsoft Entra credential whose tokens this
+// server accepts on /oauth2/exchange.
+func (s *Server) Credential() *Credential {
+	return s.cred
+}
+
+// TLSConfig returns a TLS client configuration trusting the server.
+func (s *Server) TLSConfig() *tls.Config {
+	return s.ts.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+}
+
+// Requests returns a copy of the request log, oldest first.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.log...)
+}
+
+// ResetRequests empties the request log.
+func (s *Server) ResetRequests() {
+	s.mu.Lock()
+	s.log = nil
+	s.mu.Unlock()
+}
+
+// CountRequests returns how many logged requests match method (any when
+// empty) and whose path has the given prefix.
+func (s *Server) CountRequests(method, pathPrefix string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, r := range s.log {
+		if (method == "" || r.Method == method) && strings.HasPrefix(r.Path, pathPrefix) {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *Server) now() time.Time { return s.opts.Now().UTC() }
+
+// recorder captures the status for the request log.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	entry  *Request
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(p []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(p)
+}
+
+// Flush lets streaming handlers flush through the recorder.
+func (r *recorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap gives http.ResponseController access to the connection.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func (s *Server) serveRegistry(w http.ResponseWriter, r *http.Request) {
+	entry := Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Host: s.Host, Header: r.Header.Clone()}
+	rec := &recorder{ResponseWriter: w, entry: &entry}
+	defer func() {
+		entry.Status = rec.status
+		s.mu.Lock()
+		s.log = append(s.log, entry)
+		s.mu.Unlock()
+	}()
+	commonHeaders(rec.Header(), r)
+	fw, handled := s.faults.apply(rec, r)
+	if handled {
+		return
+	}
+	s.route(fw, r, &entry)
+}
+
+// commonHeaders sets the headers ACR puts on nearly every response
+// (WIRE.md section 0).
+func commonHeaders(h http.Header, r *http.Request) {
+	h.Set("Docker-Distribution-Api-Version", "registry/2.0")
+	h.Set("X-Ms-Correlation-Request-Id", newID())
+	h.Set("Access-Control-Expose-Headers", "Docker-Content-Digest, WWW-Authenticate, Link, X-Ms-Correlation-Request-Id")
+	h.Set("Server", "openresty")
+	h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if strings.HasPrefix(r.URL.Path, "/v2/") && r.Method != http.MethodGet && r.Method != http.MethodHead {
+		h.Set("X-Ms-Request-Id", newID())
+		h.Set("X-Ms-Client-Request-Id", r.Header.Get("X-Ms-Client-Request-Id"))
+	}
+}
+
+// newID returns a random UUID-shaped identifier.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	h := hex.EncodeToString(b[:])
+	return fmt.Sprintf("%s-%s-%s-%s-%s", h[0:8], h[8:12], h[12:16], h[16:20], h[20:32])
+}
+
+// route dispatches a registry request. Repository names may contain '/', so
+// paths are matched by their fixed suffixes rather than by ServeMux patterns.
+func (s *Server) route(w http.ResponseWriter, r *http.Request, entry *Request) {
+	p := r.URL.Path
+	switch {
+	case p == "/oauth2/exchange":
+		s.handleExchange(w, r, entry)
+	case p == "/oauth2/token":
+		s.handleToken(w, r, entry)
+	case p == "/v2/" || p == "/v2":
+		s.handlePing(w, r, entry)
+	case p == "/acr/v1/_catalog":
+		s.handleCatalog(w, r, entry)
+	case strings.HasPrefix(p, "/acr/v1/"):
+		s.routeACR(w, r, entry, strings.TrimPrefix(p, "/acr/v1/"))
+	case strings.HasPrefix(p, "/v2/"):
+		s.routeV2(w, r, entry, strings.TrimPrefix(p, "/v2/"))
+	default:
+		notFoundPage(w)
+	}
+}
+
+// routeACR handles /acr/v1/{name}[/_tags[/{tag}] | /_manifests[/{digest}]].
+// A name component cannot start with '_', so the markers are unambiguous.
+func (s *Server) routeACR(w http.ResponseWriter, r *http.Request, entry *Request, rest string) {
+	name, sub, hasSub := strings.Cut(rest, "/_")
+	if !hasSub {
+		s.handleRepository(w, r, entry, name)
+		return
+	}
+	kind, ref, hasRef := strings.Cut(sub, "/")
+	switch kind {
+	case "tags":
+		if !hasRef {
+			s.handleListTags(w, r, entry, name)
+			return
+		}
+		s.handleTag(w, r, entry, name, ref)
+	case "manifests":
+		if !hasRef {
+			s.handleListManifests(w, r, entry, name)
+			return
+		}
+		// WIRE.md (d): a path segment that is not a digest is rejected by
+		// routing before authentication, with a plain-text 404.
+		if !isDigest(ref) {
+			notFoundPage(w)
+			return
+		}
+		s.handleManifestProperties(w, r, entry, name, ref)
+	default:
+		notFoundPage(w)
+	}
+}
+
+// routeV2 handles the distribution API paths below /v2/. The rightmost
+// marker wins, so repository components named "blobs" or "manifests" work.
+func (s *Server) routeV2(w http.ResponseWriter, r *http.Request, entry *Request, rest string) {
+	if rest == "_catalog" {
+		s.handleV2Catalog(w, r, entry)
+		return
+	}
+	markers := []string{"/manifests/", "/blobs/", "/tags/list", "/referrers/"}
+	best, at := "", -1
+	for _, m := range markers {
+		if i := strings.LastIndex(rest, m); i > at {
+			best, at = m, i
+		}
+	}
+	if at <= 0 {
+		notFoundPage(w)
+		return
+	}
+	name, ref := rest[:at], rest[at+len(best):]
+	switch best {
+	case "/manifests/":
+		s.handleManifest(w, r, entry, name, ref)
+	case "/blobs/":
+		if ref == "uploads/" || ref == "uploads" {
+			s.handleStartUpload(w, r, entry, name)
+			return
+		}
+		if id, ok := strings.CutPrefix(ref, "uploads/"); ok {
+			s.handleUpload(w, r, entry, name, id)
+			return
+		}
+		s.handleBlob(w, r, entry, name, ref)
+	case "/tags/list":
+		if ref != "" {
+			notFoundPage(w)
+			return
+		}
+		s.handleV2Tags(w, r, entry, name)
+	case "/referrers/":
+		s.handleReferrers(w, r, entry, name, ref)
+	}
+}
+
+// notFoundPage is the router's plain-text 404 (WIRE.md section d).
+func notFoundPage(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusNotFound)
+	_, _ = w.Write([]byte("404 page not found\n"))
+}
