@@ -12,3 +12,5 @@ func (s *Server) handleBlob(w http.ResponseWriter, r *http.Request, entry *Reque
 	notFoundPage(w)
 }
 func (s *Server) serveStorage(w http.ResponseWriter, r *http.Request) { notFoundPage(w) }
+
+type upload struct{}

@@ -2,7 +2,9 @@ package acrtest
 
 import "net/http"
 
-func (s *Server) handleCatalog(w http.ResponseWriter, r *http.Request, entry *Request) { notFoundPage(w) }
+func (s *Server) handleCatalog(w http.ResponseWriter, r *http.Request, entry *Request) {
+	notFoundPage(w)
+}
 func (s *Server) handleV2Catalog(w http.ResponseWriter, r *http.Request, entry *Request) {
 	notFoundPage(w)
 }
