@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"fmt"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -156,8 +158,13 @@ func NewUnstartedServer(opts *Options) *Server {
 	s.state = newRegistry(s.opts.Dir)
 	s.cred = &Credential{server: s}
 	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.serveRegistry))
+	// Clients that drop connections on purpose (fault tests, cancelled
+	// contexts) make net/http log handshake noise; it is not a finding.
+	quiet := log.New(io.Discard, "", 0)
+	s.ts.Config.ErrorLog = quiet
 	if s.opts.RedirectBlobs {
 		s.storage = httptest.NewUnstartedServer(http.HandlerFunc(s.serveStorage))
+		s.storage.Config.ErrorLog = quiet
 	}
 	return s
 }
