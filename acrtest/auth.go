@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +23,10 @@ import (
 const ACRAudience = "https://containerregistry.azure.net"
 
 var armAudiences = []string{"https://management.azure.com", "https://management.core.windows.net"}
+
+// nullGUID is the username under which an ACR refresh token is accepted
+// as a Basic password (WIRE.md a.5).
+const nullGUID = "00000000-0000-0000-0000-000000000000"
 
 // anonymousSubject is the sub claim of anonymous access tokens (WIRE.md a.4).
 const anonymousSubject = "acr_anon_pull"
@@ -184,7 +187,9 @@ func (s *Server) handleExchange(w http.ResponseWriter, r *http.Request, entry *R
 		return
 	}
 	grant := r.PostForm.Get("grant_type")
-	if grant != "access_token" && grant != "access_token_refresh_token" {
+	// refresh_token and access_token_refresh_token are deprecated grants
+	// that still carry an access_token (WIRE.md a.2).
+	if grant != "access_token" && grant != "access_token_refresh_token" && grant != "refresh_token" {
 		writeError(w, http.StatusBadRequest, CodeUnsupported, fmt.Sprintf("unsupported grant_type %q", grant), NoDetail)
 		return
 	}
@@ -236,16 +241,26 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, entry *Requ
 			s.challengeBasic(w)
 			return
 		}
-		u := s.user(user, pass)
-		if u == nil {
-			entry.Auth = "invalid"
-			s.challengeBasic(w)
-			return
-		}
-		entry.Auth = "basic"
-		subject, identity = u.Name, u.Name
-		if s.opts.Users == nil {
-			identity = ""
+		if user == nullGUID {
+			// docker login with an ACR refresh token as the password
+			// (WIRE.md a.5).
+			rc, err := s.verify(pass, "refresh")
+			if err != nil {
+				entry.Auth = "invalid"
+				s.challengeBasic(w)
+				return
+			}
+			entry.Auth = "basic"
+			subject, identity = rc.Subject, rc.Identity
+		} else {
+			u := s.user(user, pass)
+			if u == nil {
+				entry.Auth = "invalid"
+				s.challengeBasic(w)
+				return
+			}
+			entry.Auth = "basic"
+			subject, identity = u.Name, u.Name
 		}
 		if r.URL.Query().Get("service") != s.Host {
 			writeError(w, http.StatusBadRequest, CodeUnsupported, "service is not this registry", NoDetail)
@@ -428,7 +443,9 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, entry *Reques
 	entry.Scope = strings.Join(names, " ")
 
 	authz := r.Header.Get("Authorization")
-	token, isBearer := strings.CutPrefix(authz, "Bearer ")
+	// The scheme is case-insensitive (RFC 9110 section 11.1).
+	scheme, token, _ := strings.Cut(authz, " ")
+	isBearer := strings.EqualFold(scheme, "Bearer")
 	if authz == "" {
 		s.challenge(w, need, "")
 		return false
@@ -514,12 +531,4 @@ func (s *Server) handlePing(w http.ResponseWriter, r *http.Request, entry *Reque
 	if r.Method != http.MethodHead {
 		_, _ = w.Write([]byte("{}"))
 	}
-}
-
-// sortedActions normalises an action list; used by tests and helpers that
-// compare scopes.
-func sortedActions(actions []string) []string {
-	out := append([]string(nil), actions...)
-	sort.Strings(out)
-	return out
 }

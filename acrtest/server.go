@@ -225,7 +225,11 @@ func (s *Server) TLSConfig() *tls.Config {
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]Request(nil), s.log...)
+	out := append([]Request(nil), s.log...)
+	for i := range out {
+		out[i].Header = out[i].Header.Clone() // callers may edit their copy
+	}
+	return out
 }
 
 // ResetRequests empties the request log.
