@@ -381,3 +381,9 @@ func (v *verifyingReader) verify() error {
 	}
 	return io.EOF
 }
+
+// newSHA256Digester returns a digester for content whose digest is not
+// known yet: sha256, the algorithm registries default to.
+func newSHA256Digester() *digester {
+	return &digester{alg: DigestAlgorithmSHA256, h: sha256.New()}
+}

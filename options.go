@@ -1,6 +1,10 @@
 package azacr
 
-import "github.com/Azure/azure-sdk-for-go/sdk/azcore"
+import (
+	"io"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+)
 
 // DefaultAudience is the Microsoft Entra audience of ACR's data plane. It
 // is valid in every cloud, and registries that turn off Azure Resource
@@ -125,4 +129,121 @@ type ContainerRegistryClientUploadManifestOptions struct {
 type ContainerRegistryClientListReferrersOptions struct {
 	// ArtifactType lists only referrers of this artifact type.
 	ArtifactType *string
+}
+
+// BlobClientOptions configures a BlobClient.
+type BlobClientOptions struct {
+	azcore.ClientOptions
+
+	// Audience is the Microsoft Entra audience tokens are requested for.
+	// Empty means DefaultAudience.
+	Audience string
+}
+
+// DefaultChunkSize is the chunk size of UploadBlob: 4 MiB, the size the
+// other Azure SDKs use, because ACR refuses large single request bodies.
+const DefaultChunkSize = 4 << 20
+
+// BlobClientUploadBlobOptions contains the optional parameters for
+// BlobClient.UploadBlob.
+type BlobClientUploadBlobOptions struct {
+	// ChunkSize is the size of each PATCH; zero means DefaultChunkSize.
+	// Memory use is about twice the chunk size, whatever the blob size.
+	ChunkSize int64
+	// Digest, when known in advance, lets UploadBlob skip a blob the
+	// registry already has, and is checked against the uploaded content.
+	Digest string
+	// SkipExistenceCheck uploads even when the registry may already have
+	// the blob. Without it, UploadBlob asks first whenever it knows the
+	// digest before sending: when Digest is set, or when the body is an
+	// io.ReadSeeker (it then hashes the body once before uploading).
+	SkipExistenceCheck bool
+	// Progress, when set, is called after each chunk the registry accepted
+	// with the bytes sent so far and the total (-1 when unknown). A skipped
+	// upload reports the whole size at once.
+	Progress func(sent, total int64)
+}
+
+// BlobClientGetBlobOptions contains the optional parameters for
+// BlobClient.GetBlob.
+type BlobClientGetBlobOptions struct {
+	// MaxRetries is how many times a dropped connection is resumed with a
+	// Range request from the last byte received. Zero means 3; negative
+	// means never.
+	MaxRetries int
+}
+
+// BlobClientGetChunkOptions contains the optional parameters for
+// BlobClient.GetChunk.
+type BlobClientGetChunkOptions struct {
+	// placeholder for future optional parameters
+}
+
+// BlobClientDownloadBlobOptions contains the optional parameters for
+// BlobClient.DownloadBlob.
+type BlobClientDownloadBlobOptions struct {
+	// Concurrency is how many ranged GETs run at once; zero or one means a
+	// single streaming GET. Memory use is about Concurrency x BlockSize.
+	Concurrency int
+	// BlockSize is the size of each ranged GET when Concurrency > 1; zero
+	// means 4 MiB.
+	BlockSize int64
+	// MaxRetries is how many times each dropped connection is resumed
+	// from the last byte received. Zero means 3; negative means never.
+	MaxRetries int
+	// Progress, when set, is called with the bytes written so far and the
+	// blob's size.
+	Progress func(written, total int64)
+}
+
+// BlobClientStartUploadOptions contains the optional parameters for
+// BlobClient.StartUpload.
+type BlobClientStartUploadOptions struct {
+	// placeholder for future optional parameters
+}
+
+// BlobClientUploadChunkOptions contains the optional parameters for
+// BlobClient.UploadChunk.
+type BlobClientUploadChunkOptions struct {
+	// RangeStart is the offset of the chunk's first byte in the blob.
+	RangeStart *int64
+	// RangeEnd is the offset of the chunk's last byte (inclusive).
+	RangeEnd *int64
+}
+
+// BlobClientGetUploadStatusOptions contains the optional parameters for
+// BlobClient.GetUploadStatus.
+type BlobClientGetUploadStatusOptions struct {
+	// placeholder for future optional parameters
+}
+
+// BlobClientCompleteUploadOptions contains the optional parameters for
+// BlobClient.CompleteUpload.
+type BlobClientCompleteUploadOptions struct {
+	// Value holds final bytes to send with the completion, if any.
+	Value io.ReadSeekCloser
+}
+
+// BlobClientCancelUploadOptions contains the optional parameters for
+// BlobClient.CancelUpload.
+type BlobClientCancelUploadOptions struct {
+	// placeholder for future optional parameters
+}
+
+// BlobClientMountBlobOptions contains the optional parameters for
+// BlobClient.MountBlob.
+type BlobClientMountBlobOptions struct {
+	// placeholder for future optional parameters
+}
+
+// BlobClientCheckBlobExistsOptions contains the optional parameters for
+// BlobClient.CheckBlobExists.
+type BlobClientCheckBlobExistsOptions struct {
+	// placeholder for future optional parameters
+}
+
+// BlobClientDeleteBlobOptions contains the optional parameters for
+// BlobClient.DeleteBlob.
+type BlobClientDeleteBlobOptions struct {
+	// placeholder for future optional parameters
 }

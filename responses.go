@@ -1,5 +1,7 @@
 package azacr
 
+import "io"
+
 // ContainerRegistryClientListRepositoriesResponse is one page of
 // ContainerRegistryClient.NewListRepositoriesPager.
 type ContainerRegistryClientListRepositoriesResponse struct {
@@ -101,4 +103,126 @@ type ContainerRegistryClientListReferrersResponse struct {
 	Referrers []Descriptor
 	// Link is the next page's URL from the Link header; nil on the last page.
 	Link *string
+}
+
+// BlobClientUploadBlobResponse contains the response from
+// BlobClient.UploadBlob.
+type BlobClientUploadBlobResponse struct {
+	// Digest is the blob's digest, "sha256:…".
+	Digest string
+	// Size is the blob's length in bytes.
+	Size int64
+	// Skipped reports that the registry already had the blob, so nothing
+	// was uploaded.
+	Skipped bool
+}
+
+// BlobClientGetBlobResponse contains the response from BlobClient.GetBlob.
+type BlobClientGetBlobResponse struct {
+	// Body is the blob's content. It is verified while read: the Read that
+	// reaches the end returns an error wrapping ErrDigestMismatch or
+	// ErrSizeMismatch instead of io.EOF when the content is wrong. Close it.
+	Body io.ReadCloser
+	// ContentLength is the blob's size.
+	ContentLength *int64
+	// DockerContentDigest is the digest the content is verified against.
+	DockerContentDigest *string
+}
+
+// BlobClientGetChunkResponse contains the response from BlobClient.GetChunk.
+type BlobClientGetChunkResponse struct {
+	// Body is the requested range, checked to be exactly its length. A
+	// range cannot be verified against the blob's digest. Close it.
+	Body io.ReadCloser
+	// ContentLength is the length of the range.
+	ContentLength *int64
+	// ContentRange is the registry's Content-Range, "bytes start-end/size".
+	ContentRange *string
+}
+
+// BlobClientDownloadBlobResponse contains the response from
+// BlobClient.DownloadBlob.
+type BlobClientDownloadBlobResponse struct {
+	// Size is the number of bytes written, the blob's size.
+	Size int64
+}
+
+// BlobClientStartUploadResponse contains the response from
+// BlobClient.StartUpload.
+type BlobClientStartUploadResponse struct {
+	// Location is the upload session's URL for the next step.
+	Location *string
+	// DockerUploadUUID identifies the session.
+	DockerUploadUUID *string
+	// Range is the received range, "0-0" for a new session.
+	Range *string
+}
+
+// BlobClientUploadChunkResponse contains the response from
+// BlobClient.UploadChunk.
+type BlobClientUploadChunkResponse struct {
+	// Location is the session's URL for the next step; the previous one
+	// is no longer valid.
+	Location *string
+	// DockerUploadUUID identifies the session.
+	DockerUploadUUID *string
+	// Range is the range received so far, "0-<last byte>".
+	Range *string
+}
+
+// BlobClientGetUploadStatusResponse contains the response from
+// BlobClient.GetUploadStatus.
+type BlobClientGetUploadStatusResponse struct {
+	// Location is the session's URL for the next step.
+	Location *string
+	// DockerUploadUUID identifies the session.
+	DockerUploadUUID *string
+	// Range is the range received so far, "0-<last byte>".
+	Range *string
+}
+
+// BlobClientCompleteUploadResponse contains the response from
+// BlobClient.CompleteUpload.
+type BlobClientCompleteUploadResponse struct {
+	// DockerContentDigest is the stored blob's digest.
+	DockerContentDigest *string
+	// Location is the blob's URL path.
+	Location *string
+}
+
+// BlobClientCancelUploadResponse contains the response from
+// BlobClient.CancelUpload.
+type BlobClientCancelUploadResponse struct {
+	// placeholder for future response values
+}
+
+// BlobClientMountBlobResponse contains the response from
+// BlobClient.MountBlob.
+type BlobClientMountBlobResponse struct {
+	// Mounted reports that the blob was linked without an upload.
+	Mounted bool
+	// Location is the mounted blob's URL path, or, when not mounted, the
+	// upload session the registry opened instead.
+	Location *string
+	// DockerUploadUUID identifies that session, when not mounted.
+	DockerUploadUUID *string
+	// DockerContentDigest is the mounted blob's digest, when mounted.
+	DockerContentDigest *string
+}
+
+// BlobClientCheckBlobExistsResponse contains the response from
+// BlobClient.CheckBlobExists.
+type BlobClientCheckBlobExistsResponse struct {
+	// Exists reports whether the repository has the blob.
+	Exists bool
+	// ContentLength is the blob's size, when it exists.
+	ContentLength *int64
+	// DockerContentDigest is the blob's digest, when it exists.
+	DockerContentDigest *string
+}
+
+// BlobClientDeleteBlobResponse contains the response from
+// BlobClient.DeleteBlob.
+type BlobClientDeleteBlobResponse struct {
+	// placeholder for future response values
 }

@@ -1,0 +1,399 @@
+package azacr
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
+)
+
+// chunkAttempts bounds how often one chunk is resynchronised and resent
+// after azcore's own retries gave up on it.
+const chunkAttempts = 4
+
+// UploadBlob uploads body as a blob of repository name and returns its
+// digest and size. It streams: the digest is computed while reading, each
+// chunk (options.ChunkSize, 4 MiB by default) is sent as a PATCH with an
+// explicit length and ACR's Content-Range, and memory stays about one chunk
+// whatever the blob size. A blob of one chunk or less takes two requests
+// (start, and complete with the bytes).
+//
+// A chunk that fails (a reset connection, 5xx, 429 after azcore's retries)
+// is resumed, not restarted: UploadBlob asks the session how much it holds
+// and sends the rest of the chunk from its buffer, so the body is read only
+// once and need not seek. The registry checks the whole blob's digest when
+// the upload completes, so the stored blob is byte-identical to body or the
+// call fails. On failure or cancellation the session is cancelled.
+//
+// When the digest is known before sending (options.Digest, or a seekable
+// body, hashed once first), a blob the registry already has is not sent
+// again; set options.SkipExistenceCheck to upload anyway.
+func (c *BlobClient) UploadBlob(ctx context.Context, name string, body io.Reader, options *BlobClientUploadBlobOptions) (resp BlobClientUploadBlobResponse, err error) {
+	ctx, endSpan := runtime.StartSpan(ctx, "BlobClient.UploadBlob", c.internal.Tracer(), nil)
+	defer func() { endSpan(err) }()
+	var opts BlobClientUploadBlobOptions
+	if options != nil {
+		opts = *options // defaults go on a copy, never the caller's struct
+	}
+	if err = ValidateRepository(name); err != nil {
+		return resp, err
+	}
+	if body == nil {
+		return resp, errors.New("azacr: UploadBlob needs a body")
+	}
+	switch {
+	case opts.ChunkSize == 0:
+		opts.ChunkSize = DefaultChunkSize
+	case opts.ChunkSize < 0:
+		return resp, fmt.Errorf("azacr: ChunkSize must be positive, got %d", opts.ChunkSize)
+	}
+	if opts.Digest != "" {
+		if err = ValidateDigest(opts.Digest); err != nil {
+			return resp, err
+		}
+	}
+	progress := opts.Progress
+	if progress == nil {
+		progress = func(int64, int64) {}
+	}
+
+	total := int64(-1)
+	seeker, seekable := body.(io.Seeker)
+	var start int64
+	if seekable {
+		if total, start, err = remaining(seeker); err != nil {
+			return resp, err
+		}
+	}
+
+	known := opts.Digest
+	if !opts.SkipExistenceCheck && known == "" && seekable && total > opts.ChunkSize {
+		// Hashing first costs a read of the body but no more hashing (the
+		// upload then needs none), and saves the whole upload when the
+		// registry already has the blob.
+		if known, err = hashFrom(body, seeker, start); err != nil {
+			return resp, err
+		}
+	}
+	if !opts.SkipExistenceCheck && known != "" {
+		exists, err := c.CheckBlobExists(ctx, name, known, nil)
+		if err != nil {
+			return resp, err
+		}
+		if exists.Exists && exists.ContentLength != nil && (total < 0 || *exists.ContentLength == total) {
+			progress(*exists.ContentLength, *exists.ContentLength)
+			return BlobClientUploadBlobResponse{Digest: known, Size: *exists.ContentLength, Skipped: true}, nil
+		}
+	}
+
+	u := &blobUpload{client: c, name: name, chunkSize: opts.ChunkSize, total: total, progress: progress, want: known}
+	switch {
+	case opts.Digest != "":
+		// The caller's digest is a claim about the body: check it.
+		u.hasher, _ = newDigester(opts.Digest)
+	case known == "":
+		u.hasher = newSHA256Digester()
+	}
+	if err = u.run(ctx, body); err != nil {
+		return resp, err
+	}
+	return BlobClientUploadBlobResponse{Digest: u.digest, Size: u.sent}, nil
+}
+
+// remaining returns how many bytes a seeker holds from its current offset,
+// and that offset, leaving it where it was.
+func remaining(s io.Seeker) (size, start int64, err error) {
+	if start, err = s.Seek(0, io.SeekCurrent); err != nil {
+		return -1, 0, err
+	}
+	end, err := s.Seek(0, io.SeekEnd)
+	if err != nil {
+		return -1, 0, err
+	}
+	if _, err = s.Seek(start, io.SeekStart); err != nil {
+		return -1, 0, err
+	}
+	return end - start, start, nil
+}
+
+// hashFrom returns the sha256 digest of r from start to its end, then
+// seeks back to start.
+func hashFrom(r io.Reader, s io.Seeker, start int64) (string, error) {
+	d := newSHA256Digester()
+	if _, err := io.Copy(d, r); err != nil {
+		return "", err
+	}
+	if _, err := s.Seek(start, io.SeekStart); err != nil {
+		return "", err
+	}
+	return d.Digest(), nil
+}
+
+// blobUpload is one UploadBlob in progress.
+type blobUpload struct {
+	client    *BlobClient
+	name      string
+	chunkSize int64
+	total     int64 // -1 when unknown
+	want      string
+	progress  func(int64, int64)
+
+	hasher   *digester // nil when UploadBlob hashed the body in advance
+	buf      []byte    // one chunk and one byte of lookahead
+	carry    int       // lookahead bytes at the end of buf, owed to the next chunk
+	location string    // newest session URL; "" before the session starts
+	sent     int64     // bytes the registry holds
+	digest   string
+}
+
+func (u *blobUpload) run(ctx context.Context, body io.Reader) (err error) {
+	defer func() {
+		if err != nil && u.location != "" {
+			// Free the session; the caller's ctx may be what failed.
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			_, _ = u.client.CancelUpload(cctx, u.location, nil)
+			cancel()
+		}
+	}()
+
+	// One byte more than a chunk: reading past a full chunk tells whether
+	// it is the last, so a blob of exactly one chunk still goes whole.
+	bufSize := u.chunkSize + 1
+	if u.total >= 0 && u.total < u.chunkSize {
+		bufSize = u.total + 1 // a tiny blob does not cost a chunk-sized buffer
+	}
+	u.buf = make([]byte, bufSize)
+	data, last, err := u.next(body)
+	if err != nil {
+		return err
+	}
+	if last {
+		return u.whole(ctx, data)
+	}
+	st, err := u.client.StartUpload(ctx, u.name, nil)
+	if err != nil {
+		return err
+	}
+	u.location = *st.Location
+	for {
+		if err := u.chunk(ctx, data); err != nil {
+			return err
+		}
+		if last {
+			break
+		}
+		if data, last, err = u.next(body); err != nil {
+			return err
+		}
+		if len(data) == 0 {
+			break
+		}
+	}
+	if err := u.finish(); err != nil {
+		return err
+	}
+	_, err = u.client.CompleteUpload(ctx, u.location, u.digest, nil)
+	if err != nil && u.committed(ctx) {
+		// The registry stored the blob but its answer was lost, and the
+		// retried completion found no session: the blob is there.
+		err = nil
+	}
+	if err == nil {
+		u.location = ""
+	}
+	return err
+}
+
+// next returns the next chunk of body, hashed, and whether it is the
+// last. The byte read past a full chunk is carried into the next one.
+func (u *blobUpload) next(body io.Reader) (data []byte, last bool, err error) {
+	if u.carry > 0 {
+		copy(u.buf, u.buf[len(u.buf)-u.carry:])
+	}
+	n, err := io.ReadFull(body, u.buf[u.carry:])
+	switch err {
+	case nil:
+	case io.EOF, io.ErrUnexpectedEOF:
+		last, err = true, nil
+	default:
+		return nil, false, err
+	}
+	if u.hasher != nil {
+		u.hasher.Write(u.buf[u.carry : u.carry+n])
+	}
+	avail := u.carry + n
+	if last {
+		u.carry = 0
+		return u.buf[:avail], true, nil
+	}
+	u.carry = 1
+	return u.buf[:avail-1], false, nil
+}
+
+// finish fixes the digest to complete with, checking a digest given in
+// advance against the content when the content was hashed.
+func (u *blobUpload) finish() error {
+	got := u.want
+	if u.hasher != nil {
+		got = u.hasher.Digest()
+	}
+	if u.want != "" && got != u.want {
+		return &DigestMismatchError{Expected: u.want, Actual: got}
+	}
+	if u.total >= 0 && u.sent != u.total {
+		return fmt.Errorf("%w: the body held %d bytes, its size said %d", ErrSizeMismatch, u.sent, u.total)
+	}
+	u.digest = got
+	return nil
+}
+
+// whole uploads a blob that fits one chunk: start a session and complete it
+// with the bytes. The bytes are in memory, so a failure restarts it once.
+func (u *blobUpload) whole(ctx context.Context, data []byte) error {
+	u.sent = int64(len(data))
+	if err := u.finish(); err != nil {
+		return err
+	}
+	var err error
+	for attempt := 0; attempt < 2; attempt++ {
+		var st BlobClientStartUploadResponse
+		if st, err = u.client.StartUpload(ctx, u.name, nil); err != nil {
+			return err
+		}
+		u.location = *st.Location
+		_, err = u.client.CompleteUpload(ctx, u.location, u.digest, &BlobClientCompleteUploadOptions{
+			Value: streaming.NopCloser(bytes.NewReader(data)),
+		})
+		if err == nil {
+			u.location = ""
+			u.progress(u.sent, u.sent)
+			return nil
+		}
+		if ctx.Err() != nil || !resumable(err) {
+			return err
+		}
+		if u.committed(ctx) {
+			u.location = ""
+			return nil
+		}
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		_, _ = u.client.CancelUpload(cctx, u.location, nil)
+		cancel()
+		u.location = ""
+	}
+	return err
+}
+
+// chunk sends data, which starts at u.sent, resuming after failures from
+// what the session reports it holds.
+func (u *blobUpload) chunk(ctx context.Context, data []byte) error {
+	base := u.sent
+	done := 0
+	for attempt := 1; ; attempt++ {
+		part := data[done:]
+		start, end := base+int64(done), base+int64(len(data))-1
+		resp, err := u.client.UploadChunk(ctx, u.location, streaming.NopCloser(bytes.NewReader(part)), &BlobClientUploadChunkOptions{
+			RangeStart: &start, RangeEnd: &end,
+		})
+		if err == nil {
+			if resp.Location == nil {
+				return fmt.Errorf("%w: the registry accepted a chunk without a Location", ErrInvalidLocation)
+			}
+			u.location = *resp.Location
+			break
+		}
+		if ctx.Err() != nil || attempt >= chunkAttempts || !resumable(err) {
+			return err
+		}
+		held, serr := u.status(ctx, base+int64(done))
+		if serr != nil {
+			return fmt.Errorf("%w (and the upload status could not be read: %v)", err, serr)
+		}
+		if held < base || held > base+int64(len(data)) {
+			return fmt.Errorf("azacr: cannot resume upload: the registry holds %d bytes, expected between %d and %d: %w", held, base, base+int64(len(data)), err)
+		}
+		done = int(held - base)
+		if done == len(data) {
+			break // the failed request had in fact delivered everything
+		}
+	}
+	u.sent = base + int64(len(data))
+	u.progress(u.sent, u.total)
+	return nil
+}
+
+// status asks the session how many bytes it holds. ACR says "0-0" for an
+// empty session and for a one-byte one (WIRE.md c.4), so "0-0" is read as
+// empty unless we know a byte was sent.
+func (u *blobUpload) status(ctx context.Context, tried int64) (int64, error) {
+	st, err := u.client.GetUploadStatus(ctx, u.location, nil)
+	if err != nil {
+		return 0, err
+	}
+	if st.Location != nil {
+		u.location = *st.Location
+	}
+	if st.Range == nil {
+		return 0, errors.New("azacr: upload status without a Range")
+	}
+	last, err := parseUploadRange(*st.Range)
+	if err != nil {
+		return 0, err
+	}
+	if last == 0 && u.sent == 0 && tried == 0 {
+		return 0, nil
+	}
+	return last + 1, nil
+}
+
+// parseUploadRange reads the end of an upload's "0-<end>" Range header
+// (no "bytes=" prefix on ACR, but accepted).
+func parseUploadRange(s string) (int64, error) {
+	s = strings.TrimPrefix(strings.TrimSpace(s), "bytes=")
+	first, last, ok := strings.Cut(s, "-")
+	if !ok || first != "0" {
+		return 0, fmt.Errorf("azacr: malformed upload Range %q", s)
+	}
+	end, err := strconv.ParseInt(last, 10, 64)
+	if err != nil || end < 0 {
+		return 0, fmt.Errorf("azacr: malformed upload Range %q", s)
+	}
+	return end, nil
+}
+
+// committed reports whether the registry has the blob being uploaded.
+func (u *blobUpload) committed(ctx context.Context) bool {
+	if u.digest == "" || ctx.Err() != nil {
+		return false
+	}
+	st, err := u.client.CheckBlobExists(ctx, u.name, u.digest, nil)
+	return err == nil && st.Exists && st.ContentLength != nil && *st.ContentLength == u.sent
+}
+
+// resumable reports whether an upload step failed in a way a resync can
+// mend: the connection broke, the server faltered, or the session moved on
+// without us (a partial write made our offset or session URL stale).
+func resumable(err error) bool {
+	var re *azcore.ResponseError
+	if !errors.As(err, &re) {
+		var nr interface{ NonRetriable() }
+		return !errors.As(err, &nr)
+	}
+	switch {
+	case re.StatusCode >= 500, re.StatusCode == http.StatusTooManyRequests,
+		re.StatusCode == http.StatusRequestedRangeNotSatisfiable:
+		return true
+	case re.StatusCode == http.StatusBadRequest:
+		return re.ErrorCode == "BLOB_UPLOAD_INVALID" || re.ErrorCode == "SIZE_INVALID"
+	}
+	return false
+}
