@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
@@ -32,10 +34,17 @@ func main() {
 
 	client, err := azacr.NewContainerRegistryClient(endpoint, cred, options)
 	check(err)
+	blobs, err := azacr.NewBlobClient(endpoint, cred, &azacr.BlobClientOptions{ClientOptions: options.ClientOptions})
+	check(err)
 	fmt.Printf("registry: %s\n", endpoint)
 
-	// 1. An image: its manifest, tagged v1. (The blobs it names are seeded
-	// by the emulator; uploading them yourself needs the blob client.)
+	// 1. An image: its blobs first, then the manifest naming them, tagged v1.
+	config, layer := sampleBlobs()
+	for _, b := range [][]byte{config, layer} {
+		res, err := blobs.UploadBlob(ctx, repository, bytes.NewReader(b), nil)
+		check(err)
+		fmt.Printf("uploaded blob %s (%d bytes)\n", res.Digest, res.Size)
+	}
 	manifest, mediaType := sampleManifest()
 	up, err := client.UploadManifest(ctx, repository, "v1", azacr.ContentType(mediaType), streaming.NopCloser(bytes.NewReader(manifest)), nil)
 	check(err)
@@ -87,32 +96,45 @@ func main() {
 	check(err)
 	fmt.Println("unlocked tag v1")
 
-	// 4. Download the manifest again, verified against its digest.
+	// 4. Download the image: the manifest, then each blob, every one
+	// verified against its digest, into a temporary directory.
 	got, err := client.GetManifest(ctx, repository, "v1", nil)
 	check(err)
 	m, err := got.DecodeImageManifest()
 	check(err)
-	fmt.Printf("downloaded %s: %d layer(s), config %s\n", *got.DockerContentDigest, len(m.Layers), m.Config.Digest)
+	dir, err := os.MkdirTemp("", "azacr-quickstart-")
+	check(err)
+	defer os.RemoveAll(dir)
+	for _, d := range append([]azacr.Descriptor{m.Config}, m.Layers...) {
+		f, err := os.Create(filepath.Join(dir, strings.ReplaceAll(d.Digest, ":", "-")))
+		check(err)
+		res, err := blobs.DownloadBlob(ctx, repository, d.Digest, f, nil)
+		check(err)
+		check(f.Close())
+		fmt.Printf("downloaded %s (%d bytes, verified)\n", d.Digest, res.Size)
+	}
 
-	// 5. Clean up.
+	// 5. Clean up: the manifest and its tags, then its blobs.
 	_, err = client.DeleteManifest(ctx, repository, "v1", nil)
 	check(err)
 	fmt.Printf("deleted manifest %s and its tags\n", *got.DockerContentDigest)
+	for _, d := range append([]azacr.Descriptor{m.Config}, m.Layers...) {
+		_, err := blobs.DeleteBlob(ctx, repository, d.Digest, nil)
+		check(err)
+		fmt.Printf("deleted blob %s\n", d.Digest)
+	}
 }
 
 // connect picks the registry: a real one from the environment, or an
-// embedded emulator seeded with the sample image's blobs.
+// embedded emulator that redirects blob reads to a storage host, as ACR does.
 func connect() (string, azcore.TokenCredential, *azacr.ContainerRegistryClientOptions) {
 	if ep := os.Getenv("AZURE_CONTAINERREGISTRY_ENDPOINT"); ep != "" {
 		cred, err := azidentity.NewDefaultAzureCredential(nil)
 		check(err)
-		return ep, cred, nil
+		return ep, cred, &azacr.ContainerRegistryClientOptions{}
 	}
-	srv := acrtest.NewUnstartedServer(nil)
+	srv := acrtest.NewUnstartedServer(&acrtest.Options{RedirectBlobs: true})
 	srv.Start()
-	config, layer := sampleBlobs()
-	srv.PutBlob(repository, config)
-	srv.PutBlob(repository, layer)
 	return srv.URL, srv.Credential(), &azacr.ContainerRegistryClientOptions{ClientOptions: srv.ClientOptions()}
 }
 
