@@ -80,6 +80,9 @@ type authenticationPolicy struct {
 	// challenged records that the registry answered with a Bearer
 	// challenge, so an anonymous client fetches tokens before sending.
 	challenged atomic.Bool
+	// basic records a Basic challenge: a password client then
+	// authenticates every request directly.
+	basic atomic.Bool
 
 	refresh tokenSlot
 	mu      sync.Mutex
@@ -119,6 +122,9 @@ func (p *authenticationPolicy) Do(req *policy.Request) (*http.Response, error) {
 	req.OperationValue(&scope)
 	scope = normalizeScope(string(scope))
 
+	if p.password != nil && p.basic.Load() {
+		return p.sendBasic(req)
+	}
 	sent, fresh := "", false
 	if scope != "" && p.proactive() {
 		// Refuse before any token is fetched, so not even the Entra token
@@ -142,6 +148,16 @@ func (p *authenticationPolicy) Do(req *policy.Request) (*http.Response, error) {
 	}
 	ch, ok := bearerChallenge(resp.Header.Values("WWW-Authenticate"))
 	if !ok {
+		if p.password != nil && sent == "" && basicChallenge(resp.Header.Values("WWW-Authenticate")) {
+			// A registry with plain Basic authentication (no token
+			// service): send the password with every request from now on.
+			p.basic.Store(true)
+			runtime.Drain(resp)
+			if err := req.RewindBody(); err != nil {
+				return nil, err
+			}
+			return p.sendBasic(req)
+		}
 		return resp, nil
 	}
 	p.challenged.Store(true)
@@ -186,11 +202,23 @@ func (p *authenticationPolicy) Do(req *policy.Request) (*http.Response, error) {
 	return req.Next()
 }
 
-// proactive reports whether to fetch a token before the first send. With a
-// credential the registry always challenges; an anonymous client waits for
-// a first challenge, since registries without authentication never send one.
+// proactive reports whether to fetch a token before the first send. With an
+// Entra credential the registry is ACR and always challenges. Anonymous and
+// password clients wait for a first challenge: a registry without
+// authentication never sends one, and one with plain Basic authentication
+// has no token endpoint.
 func (p *authenticationPolicy) proactive() bool {
-	return p.cred != nil || p.password != nil || p.challenged.Load()
+	return p.cred != nil || p.challenged.Load()
+}
+
+// sendBasic sends req with the password credential as Basic
+// authentication, for registries that challenge with Basic.
+func (p *authenticationPolicy) sendBasic(req *policy.Request) (*http.Response, error) {
+	if err := p.checkTLS(req.Raw().URL); err != nil {
+		return nil, err
+	}
+	req.Raw().SetBasicAuth(p.password.username, p.password.password)
+	return req.Next()
 }
 
 func (p *authenticationPolicy) sameOrigin(u *url.URL) bool {

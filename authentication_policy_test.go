@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -185,9 +186,10 @@ func TestAuthSecond401IsResponseErrorNotLoop(t *testing.T) {
 	require.ErrorAs(t, err, &re)
 	assert.Equal(t, http.StatusUnauthorized, re.StatusCode)
 	assert.Equal(t, "UNAUTHORIZED", re.ErrorCode)
-	// One token call, one refused request, and no retry: the token was
-	// issued for this request, so another would be refused too.
-	assert.Equal(t, requestCounts{Total: 2, Unauthorized: 1, Token: 1}, countRequests(srv))
+	// The first, bare request learns the scheme (401); then one token
+	// call, one refused retry, and no more: the token was issued for this
+	// request, so another would be refused too.
+	assert.Equal(t, requestCounts{Total: 3, Unauthorized: 2, Token: 1}, countRequests(srv))
 
 	// Reads within the user's rights work with the same credential.
 	_, err = c.GetRepositoryProperties(t.Context(), "hello", nil)
@@ -201,11 +203,18 @@ func TestAuthPasswordCredentialUsesBasicLogin(t *testing.T) {
 	srv.ResetRequests()
 	_, err := c.GetRepositoryProperties(t.Context(), "hello", nil)
 	require.NoError(t, err)
+	// A password client learns from the first challenge whether the
+	// registry has a token service (ACR) or wants Basic on every request.
 	log := srv.Requests()
-	require.Len(t, log, 2)
-	assert.Equal(t, http.MethodGet, log[0].Method)
-	assert.Equal(t, "/oauth2/token", log[0].Path)
-	assert.Equal(t, "basic", log[0].Auth)
+	require.Len(t, log, 3)
+	assert.Equal(t, http.StatusUnauthorized, log[0].Status)
+	assert.Equal(t, http.MethodGet, log[1].Method)
+	assert.Equal(t, "/oauth2/token", log[1].Path)
+	assert.Equal(t, "basic", log[1].Auth)
+	srv.ResetRequests()
+	_, err = c.GetRepositoryProperties(t.Context(), "hello", nil)
+	require.NoError(t, err)
+	assert.Len(t, srv.Requests(), 1, "warm: the cached token goes on the first try")
 
 	bad := newTestClient(t, srv, NewPasswordCredential("admin", "wrong"))
 	_, err = bad.GetRepositoryProperties(t.Context(), "hello", nil)
@@ -215,6 +224,35 @@ func TestAuthPasswordCredentialUsesBasicLogin(t *testing.T) {
 
 	_, err = NewPasswordCredential("a", "b").GetToken(t.Context(), policy.TokenRequestOptions{})
 	assert.ErrorIs(t, err, errPasswordCredential)
+}
+
+func TestAuthPasswordCredentialWithBasicRegistry(t *testing.T) {
+	var mu sync.Mutex
+	var auths []string
+	ts := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		auths = append(auths, r.Header.Get("Authorization"))
+		mu.Unlock()
+		if u, p, ok := r.BasicAuth(); !ok || u != "user" || p != "pw" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="registry"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.Write([]byte(`{"repositories":["a"]}`))
+	}))
+	defer ts.Close()
+	c, err := NewContainerRegistryClient(ts.URL, NewPasswordCredential("user", "pw"), &ContainerRegistryClientOptions{
+		ClientOptions: azcore.ClientOptions{Transport: ts.Client()},
+	})
+	require.NoError(t, err)
+	for range 2 {
+		_, err = c.NewListRepositoriesPager(nil).NextPage(t.Context())
+		require.NoError(t, err)
+	}
+	require.Len(t, auths, 3, "one challenge, then Basic on every request")
+	assert.Empty(t, auths[0])
+	assert.True(t, strings.HasPrefix(auths[1], "Basic "))
+	assert.Equal(t, auths[1], auths[2])
 }
 
 func TestAuthAnonymous(t *testing.T) {

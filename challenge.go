@@ -152,3 +152,19 @@ func isTokenChar(c byte) bool {
 	}
 	return strings.IndexByte("!#$%&'*+-.^_`|~/:", c) >= 0
 }
+
+// basicChallenge reports whether the header values hold a Basic challenge.
+func basicChallenge(values []string) bool {
+	for _, v := range values {
+		chs, err := parseChallenges(v)
+		if err != nil {
+			continue
+		}
+		for _, c := range chs {
+			if strings.EqualFold(c.scheme, "basic") {
+				return true
+			}
+		}
+	}
+	return false
+}
