@@ -67,7 +67,9 @@ type Options struct {
 // User is a username/password identity for Basic authentication on
 // GET /oauth2/token, like ACR's admin user or a repository-scoped token.
 type User struct {
-	Name     string
+	// Name is the username.
+	Name string
+	// Password is the user's password.
 	Password string
 	// Repositories maps repository names to the actions the user may
 	// perform there ("pull", "push", "delete", "metadata_read",
@@ -102,13 +104,16 @@ type Server struct {
 
 // Request is one entry of the server's request log.
 type Request struct {
+	// Method is the HTTP method.
 	Method string
-	// Path is the decoded URL path; RawQuery the query as sent.
-	Path     string
+	// Path is the decoded URL path.
+	Path string
+	// RawQuery is the query as sent.
 	RawQuery string
 	// Host is the host that served it: the registry's, or the storage
 	// host's for redirected blob reads.
-	Host   string
+	Host string
+	// Status is the status answered, 0 when the connection was dropped.
 	Status int
 	// Auth says what the request carried: "" (nothing), "bearer",
 	// "basic", or "invalid" for a bearer token this server did not accept.
