@@ -60,14 +60,7 @@ func NewContainerRegistryBlobClient(endpoint string, cred azcore.TokenCredential
 }
 
 func (c *BlobClient) send(req *policy.Request, statuses ...int) (*http.Response, error) {
-	resp, err := c.internal.Pipeline().Do(req)
-	if err != nil {
-		return nil, err
-	}
-	if !runtime.HasStatusCode(resp, statuses...) {
-		return nil, newResponseError(resp)
-	}
-	return resp, nil
+	return sendExpecting(c.internal.Pipeline(), req, statuses...)
 }
 
 func blobPath(name, digest string) string {
@@ -240,8 +233,8 @@ func (c *BlobClient) CompleteUpload(ctx context.Context, location string, digest
 		return resp, err
 	}
 	runtime.Drain(httpResp)
-	if got := httpResp.Header.Get("Docker-Content-Digest"); got != "" && got != digest {
-		return resp, &DigestMismatchError{Expected: digest, Actual: got}
+	if err = checkDigestHeader(httpResp, digest); err != nil {
+		return resp, err
 	}
 	resp.DockerContentDigest = &digest
 	resp.Location, _, _ = uploadState(httpResp)

@@ -56,17 +56,8 @@ func NewContainerRegistryClient(endpoint string, cred azcore.TokenCredential, op
 	return &ContainerRegistryClient{internal: c, endpoint: ep, auth: auth}, nil
 }
 
-// send runs req through the pipeline and turns any status but the expected
-// ones into an *azcore.ResponseError.
 func (c *ContainerRegistryClient) send(req *policy.Request, statuses ...int) (*http.Response, error) {
-	resp, err := c.internal.Pipeline().Do(req)
-	if err != nil {
-		return nil, err
-	}
-	if !runtime.HasStatusCode(resp, statuses...) {
-		return nil, newResponseError(resp)
-	}
-	return resp, nil
+	return sendExpecting(c.internal.Pipeline(), req, statuses...)
 }
 
 // metadata sends a JSON request to the /acr/v1 API and decodes the answer
@@ -415,8 +406,8 @@ func (c *ContainerRegistryClient) UploadManifest(ctx context.Context, name strin
 		return resp, err
 	}
 	runtime.Drain(httpResp)
-	if got := httpResp.Header.Get("Docker-Content-Digest"); got != "" && got != digest {
-		return resp, &DigestMismatchError{Expected: digest, Actual: got}
+	if err = checkDigestHeader(httpResp, digest); err != nil {
+		return resp, err
 	}
 	resp.DockerContentDigest = &digest
 	if loc := httpResp.Header.Get("Location"); loc != "" {

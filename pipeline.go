@@ -156,3 +156,26 @@ func escapePath(s string) string {
 	}
 	return strings.Join(parts, "/")
 }
+
+// sendExpecting runs req through pl and turns any status but the expected
+// ones into an *azcore.ResponseError carrying ACR's error code.
+func sendExpecting(pl runtime.Pipeline, req *policy.Request, statuses ...int) (*http.Response, error) {
+	resp, err := pl.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if !runtime.HasStatusCode(resp, statuses...) {
+		return nil, newResponseError(resp)
+	}
+	return resp, nil
+}
+
+// checkDigestHeader compares the registry's Docker-Content-Digest after an
+// upload with the digest computed from what was sent. A registry that
+// stored something else must not be believed to hold our content.
+func checkDigestHeader(resp *http.Response, digest string) error {
+	if got := resp.Header.Get("Docker-Content-Digest"); got != "" && got != digest {
+		return &DigestMismatchError{Expected: digest, Actual: got}
+	}
+	return nil
+}
