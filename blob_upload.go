@@ -147,11 +147,14 @@ type blobUpload struct {
 	want      string
 	progress  func(int64, int64)
 
-	hasher   *digester // nil when UploadBlob hashed the body in advance
-	buf      []byte    // one chunk and one byte of lookahead
-	carry    int       // lookahead bytes at the end of buf, owed to the next chunk
-	location string    // newest session URL; "" before the session starts
-	sent     int64     // bytes the registry holds
+	hasher *digester // nil when UploadBlob hashed the body in advance
+	// bufs hold a chunk and one byte of lookahead each: one is sent while
+	// the next chunk is read into the other.
+	bufs     [2][]byte
+	cur      int    // index of the buffer holding the newest chunk
+	carry    int    // lookahead bytes at the end of bufs[cur], owed to the next chunk
+	location string // newest session URL; "" before the session starts
+	sent     int64  // bytes the registry holds
 	digest   string
 }
 
@@ -171,7 +174,7 @@ func (u *blobUpload) run(ctx context.Context, body io.Reader) (err error) {
 	if u.total >= 0 && u.total < u.chunkSize {
 		bufSize = u.total + 1 // a tiny blob does not cost a chunk-sized buffer
 	}
-	u.buf = make([]byte, bufSize)
+	u.bufs[0] = make([]byte, bufSize)
 	data, last, err := u.next(body)
 	if err != nil {
 		return err
@@ -184,17 +187,37 @@ func (u *blobUpload) run(ctx context.Context, body io.Reader) (err error) {
 		return err
 	}
 	u.location = *st.Location
+	u.bufs[1] = make([]byte, bufSize)
 	for {
-		if err := u.chunk(ctx, data); err != nil {
+		// Read and hash the next chunk while this one is on the wire: the
+		// registry's receiving and hashing and ours then overlap. The
+		// read-ahead always ends before this loop goes on or returns.
+		var (
+			nextData []byte
+			nextLast bool
+			nextErr  error
+			ahead    = make(chan struct{})
+		)
+		if !last {
+			go func() {
+				defer close(ahead)
+				nextData, nextLast, nextErr = u.next(body)
+			}()
+		} else {
+			close(ahead)
+		}
+		err := u.chunk(ctx, data)
+		<-ahead
+		if err != nil {
 			return err
 		}
 		if last {
 			break
 		}
-		if data, last, err = u.next(body); err != nil {
-			return err
+		if nextErr != nil {
+			return nextErr
 		}
-		if len(data) == 0 {
+		if data, last = nextData, nextLast; len(data) == 0 {
 			break
 		}
 	}
@@ -213,13 +236,21 @@ func (u *blobUpload) run(ctx context.Context, body io.Reader) (err error) {
 	return err
 }
 
-// next returns the next chunk of body, hashed, and whether it is the
-// last. The byte read past a full chunk is carried into the next one.
+// next reads the next chunk of body into the buffer not being sent, hashes
+// it, and reports whether it is the last. The byte read past a full chunk
+// is carried into the next one.
 func (u *blobUpload) next(body io.Reader) (data []byte, last bool, err error) {
+	prev := u.bufs[u.cur]
 	if u.carry > 0 {
-		copy(u.buf, u.buf[len(u.buf)-u.carry:])
+		u.cur = 1 - u.cur
 	}
-	n, err := io.ReadFull(body, u.buf[u.carry:])
+	buf := u.bufs[u.cur]
+	if u.carry > 0 {
+		// The carried byte sits past the chunk being sent, so reading it
+		// while that chunk is on the wire is safe.
+		copy(buf, prev[len(prev)-u.carry:])
+	}
+	n, err := io.ReadFull(body, buf[u.carry:])
 	switch err {
 	case nil:
 	case io.EOF, io.ErrUnexpectedEOF:
@@ -228,15 +259,15 @@ func (u *blobUpload) next(body io.Reader) (data []byte, last bool, err error) {
 		return nil, false, err
 	}
 	if u.hasher != nil {
-		u.hasher.Write(u.buf[u.carry : u.carry+n])
+		u.hasher.Write(buf[u.carry : u.carry+n])
 	}
 	avail := u.carry + n
 	if last {
 		u.carry = 0
-		return u.buf[:avail], true, nil
+		return buf[:avail], true, nil
 	}
 	u.carry = 1
-	return u.buf[:avail-1], false, nil
+	return buf[:avail-1], false, nil
 }
 
 // finish fixes the digest to complete with, checking a digest given in
