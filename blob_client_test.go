@@ -504,3 +504,44 @@ func TestSeedUploadAndDownloadBlob(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "blob content: hello world", fmt.Sprintf("blob content: %s", blob))
 }
+
+func TestUploadBlobWithSHA512Digest(t *testing.T) {
+	srv := acrtest.NewServer(t, nil)
+	c := newTestBlobClient(t, srv, srv.Credential())
+	data := randomBytes(t, 3000)
+	d512, err := newDigester("sha512:" + strings.Repeat("0", 128))
+	require.NoError(t, err)
+	d512.Write(data)
+	res, err := c.UploadBlob(t.Context(), "r", plainReader{bytes.NewReader(data)}, &BlobClientUploadBlobOptions{ChunkSize: 1000, Digest: d512.Digest()})
+	require.NoError(t, err)
+	assert.Equal(t, d512.Digest(), res.Digest)
+	stored, ok := srv.Blob("r", d512.Digest())
+	require.True(t, ok)
+	assert.Equal(t, data, stored)
+}
+
+// TestGetChunkWhenRangeIsIgnored: RFC 9110 lets a server answer a Range
+// request with the whole blob; the chunk is then cut from it.
+func TestGetChunkWhenRangeIsIgnored(t *testing.T) {
+	data := []byte("0123456789")
+	c := fakeBlobRegistry(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", fmt.Sprint(len(data)))
+		w.Write(data)
+	})
+	d := ComputeDigest(data)
+	res, err := c.GetChunk(t.Context(), "r", d, 3, 5, nil)
+	require.NoError(t, err)
+	got, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	assert.Equal(t, "345", string(got))
+	assert.Equal(t, "bytes 3-5/10", *res.ContentRange)
+
+	res, err = c.GetChunk(t.Context(), "r", d, 8, 100, nil)
+	require.NoError(t, err)
+	got, err = io.ReadAll(res.Body)
+	require.NoError(t, err)
+	assert.Equal(t, "89", string(got))
+
+	_, err = c.GetChunk(t.Context(), "r", d, 10, 12, nil)
+	assert.ErrorIs(t, err, ErrSizeMismatch, "past the end")
+}

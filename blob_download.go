@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 )
 
@@ -78,20 +79,42 @@ func (c *BlobClient) GetChunk(ctx context.Context, name string, digest string, r
 	if rangeStart < 0 || rangeEnd < rangeStart {
 		return resp, fmt.Errorf("azacr: invalid range %d-%d", rangeStart, rangeEnd)
 	}
-	httpResp, err := c.getRange(ctx, name, digest, rangeStart, rangeEnd)
+	req, err := c.rangeRequest(ctx, name, digest, rangeStart, rangeEnd)
 	if err != nil {
 		return resp, err
 	}
-	cr := httpResp.Header.Get("Content-Range")
-	end, _, err := checkContentRange(cr, rangeStart, rangeEnd)
+	// RFC 9110 lets a server ignore Range and send the whole blob (200);
+	// the range is then cut from it here.
+	httpResp, err := c.send(req, http.StatusPartialContent, http.StatusOK)
 	if err != nil {
-		httpResp.Body.Close()
 		return resp, err
+	}
+	var body io.Reader = httpResp.Body
+	var end int64
+	if httpResp.StatusCode == http.StatusOK {
+		size := httpResp.ContentLength
+		if size < 0 || rangeStart >= size {
+			httpResp.Body.Close()
+			return resp, fmt.Errorf("%w: bytes %d-%d of a %d-byte blob", ErrSizeMismatch, rangeStart, rangeEnd, size)
+		}
+		if _, err = io.CopyN(io.Discard, httpResp.Body, rangeStart); err != nil {
+			httpResp.Body.Close()
+			return resp, err
+		}
+		end = min(rangeEnd, size-1)
+		cr := fmt.Sprintf("bytes %d-%d/%d", rangeStart, end, size)
+		resp.ContentRange = &cr
+	} else {
+		cr := httpResp.Header.Get("Content-Range")
+		if end, _, err = checkContentRange(cr, rangeStart, rangeEnd); err != nil {
+			httpResp.Body.Close()
+			return resp, err
+		}
+		resp.ContentRange = &cr
 	}
 	n := end - rangeStart + 1
-	resp.Body = readCloser{&exactReader{r: httpResp.Body, left: n}, httpResp.Body}
+	resp.Body = readCloser{&exactReader{r: body, left: n, trailing: httpResp.StatusCode == http.StatusOK}, httpResp.Body}
 	resp.ContentLength = &n
-	resp.ContentRange = &cr
 	return resp, nil
 }
 
@@ -99,19 +122,30 @@ func (c *BlobClient) GetChunk(ctx context.Context, name string, digest string, r
 // returns the response with its body unread. A ranged request must get 206
 // (checked by the caller); an unranged one 200.
 func (c *BlobClient) getRange(ctx context.Context, name, digest string, start, end int64) (*http.Response, error) {
+	req, err := c.rangeRequest(ctx, name, digest, start, end)
+	if err != nil {
+		return nil, err
+	}
+	if start > 0 || end >= 0 {
+		return c.send(req, http.StatusPartialContent)
+	}
+	return c.send(req, http.StatusOK)
+}
+
+// rangeRequest builds a blob GET whose body is streamed, not buffered,
+// with a Range unless the whole blob is asked for.
+func (c *BlobClient) rangeRequest(ctx context.Context, name, digest string, start, end int64) (*policy.Request, error) {
 	req, err := newRequest(ctx, c.endpoint, http.MethodGet, blobPath(name, digest), repositoryScope(name, "pull"))
 	if err != nil {
 		return nil, err
 	}
 	runtime.SkipBodyDownload(req)
-	status := http.StatusOK
 	if start > 0 || end >= 0 {
 		// Sent to the registry; net/http carries it across ACR's redirect
 		// to storage, which honours it (WIRE.md c.3).
 		req.Raw().Header.Set("Range", rangeHeader(start, end))
-		status = http.StatusPartialContent
 	}
-	return c.send(req, status)
+	return req, nil
 }
 
 func rangeHeader(start, end int64) string {
@@ -162,15 +196,22 @@ type readCloser struct {
 }
 
 // exactReader yields exactly left bytes, failing on a short or long body.
+// With trailing set, bytes after them are expected (a range cut from a
+// whole blob) and ignored.
 type exactReader struct {
-	r    io.Reader
-	left int64
-	err  error
+	r        io.Reader
+	left     int64
+	trailing bool
+	err      error
 }
 
 func (e *exactReader) Read(p []byte) (int, error) {
 	if e.err != nil {
 		return 0, e.err
+	}
+	if e.left == 0 && e.trailing {
+		e.err = io.EOF
+		return 0, io.EOF
 	}
 	if e.left == 0 {
 		// Anything more than promised is an error, not silently dropped.

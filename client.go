@@ -214,16 +214,22 @@ func (c *ContainerRegistryClient) UpdateManifestProperties(ctx context.Context, 
 // DeleteManifest deletes a manifest, given its digest or a tag pointing to
 // it, together with every tag pointing to it. ACR deletes manifests by
 // digest only (a tag gets 405 UNSUPPORTED), so a tag is first resolved to
-// its digest. Deleting a manifest that does not exist succeeds.
+// its digest with a HEAD of the manifest, which any registry answers.
+// Deleting a manifest that does not exist succeeds.
 func (c *ContainerRegistryClient) DeleteManifest(ctx context.Context, name string, digest string, options *ContainerRegistryClientDeleteManifestOptions) (resp ContainerRegistryClientDeleteManifestResponse, err error) {
 	ctx, endSpan := runtime.StartSpan(ctx, "ContainerRegistryClient.DeleteManifest", c.internal.Tracer(), nil)
 	defer func() { endSpan(err) }()
-	if digest, err = c.resolveDigest(ctx, name, digest); err != nil {
-		var re *azcore.ResponseError
-		if errors.As(err, &re) && re.StatusCode == http.StatusNotFound {
-			return resp, nil // the tag is gone, so is what it named
-		}
+	if err = ValidateRepository(name); err != nil {
 		return resp, err
+	}
+	if err = ValidateReference(digest); err != nil {
+		return resp, err
+	}
+	if !isDigest(digest) {
+		var found bool
+		if digest, found, err = c.headManifest(ctx, name, digest); err != nil || !found {
+			return resp, err // a missing tag names nothing left to delete
+		}
 	}
 	req, err := newRequest(ctx, c.endpoint, http.MethodDelete, manifestPath(name, digest), repositoryScope(name, "delete"))
 	if err != nil {
@@ -234,6 +240,29 @@ func (c *ContainerRegistryClient) DeleteManifest(ctx context.Context, name strin
 		runtime.Drain(httpResp)
 	}
 	return resp, err
+}
+
+// headManifest returns the digest of the manifest reference names, from
+// the Docker-Content-Digest of a HEAD; found is false on a 404.
+func (c *ContainerRegistryClient) headManifest(ctx context.Context, name, reference string) (string, bool, error) {
+	req, err := newRequest(ctx, c.endpoint, http.MethodHead, manifestPath(name, reference), repositoryScope(name, "pull"))
+	if err != nil {
+		return "", false, err
+	}
+	req.Raw().Header.Set("Accept", manifestAccept)
+	resp, err := c.send(req, http.StatusOK, http.StatusNotFound)
+	if err != nil {
+		return "", false, err
+	}
+	runtime.Drain(resp)
+	if resp.StatusCode == http.StatusNotFound {
+		return "", false, nil
+	}
+	d := resp.Header.Get("Docker-Content-Digest")
+	if ValidateDigest(d) != nil {
+		return "", false, fmt.Errorf("azacr: the registry's answer for %q has no valid Docker-Content-Digest", reference)
+	}
+	return d, true, nil
 }
 
 // resolveDigest validates name and reference and returns the digest the

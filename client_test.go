@@ -194,7 +194,7 @@ func TestClientManifestProperties(t *testing.T) {
 	for _, r := range srv.Requests() {
 		paths = append(paths, r.Method+" "+r.Path)
 	}
-	assert.Contains(t, paths, "GET /acr/v1/hello/_tags/v1", "a tag is resolved first")
+	assert.Contains(t, paths, "HEAD /v2/hello/manifests/v1", "a tag is resolved first")
 	assert.Contains(t, paths, "DELETE /v2/hello/manifests/"+d1, "then deleted by digest")
 	_, err = c.GetManifestProperties(ctx, "hello", d1, nil)
 	assert.Equal(t, "MANIFEST_UNKNOWN", responseError(t, err).ErrorCode)
@@ -546,4 +546,31 @@ func TestSeedDeleteImagesStory(t *testing.T) {
 	assert.ElementsMatch(t, newest, left)
 	_, err := client.GetManifestProperties(ctx, "other", "only", nil)
 	assert.NoError(t, err, "a repository with fewer images keeps them all")
+}
+
+// TestDeleteManifestByTagOnAnyRegistry: a registry without ACR's metadata
+// API (a routing 404 there) still gets the manifest a tag names deleted.
+// Regression: the tag lookup used /acr/v1, and any 404 read as "gone".
+func TestDeleteManifestByTagOnAnyRegistry(t *testing.T) {
+	d := ComputeDigest([]byte("m"))
+	var deleted []string
+	c := fakeRegistry(t, func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/acr/v1/"):
+			http.NotFound(w, r)
+		case r.Method == http.MethodHead && r.URL.Path == "/v2/r/manifests/v1":
+			w.Header().Set("Docker-Content-Digest", d)
+		case r.Method == http.MethodHead:
+			w.WriteHeader(http.StatusNotFound)
+		case r.Method == http.MethodDelete:
+			deleted = append(deleted, r.URL.Path)
+			w.WriteHeader(http.StatusAccepted)
+		}
+	})
+	_, err := c.DeleteManifest(t.Context(), "r", "v1", nil)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"/v2/r/manifests/" + d}, deleted)
+	_, err = c.DeleteManifest(t.Context(), "r", "gone", nil)
+	require.NoError(t, err, "a missing tag leaves nothing to delete")
+	assert.Len(t, deleted, 1)
 }
