@@ -60,9 +60,10 @@ const (
 	// FakeEntraToken is the Microsoft Entra access token the fake
 	// credential hands out, and the only one /oauth2/exchange accepts.
 	FakeEntraToken = "fake-entra-access-token"
-	// TestUsername and TestPassword are the htpasswd user, also accepted
-	// with Basic authentication at GET /oauth2/token (WIRE.md a.5).
+	// TestUsername is the htpasswd user, also accepted with Basic
+	// authentication at GET /oauth2/token (WIRE.md a.5).
 	TestUsername = "azacr"
+	// TestPassword is TestUsername's password.
 	TestPassword = "conformance-password"
 )
 
@@ -118,6 +119,12 @@ func StartRegistry(tb testing.TB, opts RegistryOptions) *TestRegistry {
 	// The listener exists before the server starts, so the token realm
 	// and service can name it in the registry's configuration.
 	host := srv.Listener.Addr().String()
+	started := false
+	tb.Cleanup(func() {
+		if !started { // a Fatal before Start would leak the listener
+			srv.Listener.Close()
+		}
+	})
 	r := &TestRegistry{URL: scheme + "://" + host, Host: host, Server: srv, Options: opts, Log: &RequestLog{}}
 
 	var authCfg configuration.Auth
@@ -173,6 +180,7 @@ func StartRegistry(tb testing.TB, opts RegistryOptions) *TestRegistry {
 	} else {
 		srv.Start()
 	}
+	started = true
 	// Cleanups run last-in first-out: stop serving, then stop the app.
 	tb.Cleanup(shutdown)
 	tb.Cleanup(srv.Close)
@@ -279,9 +287,13 @@ func (c *FakeEntraCredential) Scopes() [][]string {
 
 // RequestRecord is one request the registry server answered.
 type RequestRecord struct {
+	// Method is the request's HTTP method.
 	Method string
-	Path   string
-	Query  string
+	// Path is the request's URL path.
+	Path string
+	// Query is the request's raw query.
+	Query string
+	// Status is the answer's HTTP status.
 	Status int
 	// ContentLength is the request's declared length (-1 when unknown).
 	ContentLength int64
@@ -443,24 +455,25 @@ type TokenRequest struct {
 // ResourceActions is one entry of a token's access claim, the form
 // distribution's token verifier reads.
 type ResourceActions struct {
-	Type    string   `json:"type"`
-	Name    string   `json:"name"`
-	Actions []string `json:"actions"`
+	Type    string   `json:"type"`    // "repository" or "registry"
+	Name    string   `json:"name"`    // the repository name, or "catalog"
+	Actions []string `json:"actions"` // "pull", "push", "delete", "*"
 }
 
-// tokenClaims are the claims of the tokens the issuer signs. Refresh
-// tokens carry grant_type "refresh_token" and no access; access tokens
-// carry the access granted.
-type tokenClaims struct {
-	Issuer    string             `json:"iss"`
-	Subject   string             `json:"sub"`
-	Audience  []string           `json:"aud"`
-	Expiry    int64              `json:"exp"`
-	NotBefore int64              `json:"nbf"`
-	IssuedAt  int64              `json:"iat"`
-	ID        string             `json:"jti"`
-	GrantType string             `json:"grant_type,omitempty"`
-	Access    []*ResourceActions `json:"access,omitempty"`
+// TokenClaims are the claims of the tokens the issuer signs, the ones
+// distribution's verifier reads plus ACR's grant_type. Refresh tokens
+// carry grant_type "refresh_token" and no access; access tokens carry the
+// access granted.
+type TokenClaims struct {
+	Issuer    string             `json:"iss"`                  // must be TokenIssuerName
+	Subject   string             `json:"sub"`                  // who the token is for
+	Audience  []string           `json:"aud"`                  // must hold the registry's service
+	Expiry    int64              `json:"exp"`                  // Unix seconds
+	NotBefore int64              `json:"nbf"`                  // Unix seconds
+	IssuedAt  int64              `json:"iat"`                  // Unix seconds
+	ID        string             `json:"jti"`                  // unique per token
+	GrantType string             `json:"grant_type,omitempty"` // "refresh_token" or "access_token"
+	Access    []*ResourceActions `json:"access,omitempty"`     // what an access token grants
 }
 
 // TokenIssuer is the token service of a registry with AuthToken: ACR's
@@ -559,31 +572,25 @@ func (i *TokenIssuer) ResetRequests() {
 	i.mu.Unlock()
 }
 
-// AccessTokenScopes counts the successful /oauth2/token requests per
-// requested scope.
-func (i *TokenIssuer) AccessTokenScopes() map[string]int {
-	m := map[string]int{}
-	for _, r := range i.Requests() {
-		if r.Path == "/oauth2/token" && r.Status == http.StatusOK {
-			m[r.Scope]++
-		}
-	}
-	return m
-}
-
-// Sign signs claims for the issuer's service and returns the JWT. ttl is
-// the lifetime; access lists what the token grants.
+// Sign signs a token for the issuer's service, valid from now for ttl
+// (a negative ttl makes an expired one), granting access.
 func (i *TokenIssuer) Sign(subject, grantType string, access []*ResourceActions, ttl time.Duration) (string, error) {
 	now := time.Now()
 	jti := make([]byte, 16)
 	if _, err := rand.Read(jti); err != nil {
 		return "", err
 	}
-	return jwt.Signed(i.signer).Claims(tokenClaims{
+	return i.SignClaims(TokenClaims{
 		Issuer: TokenIssuerName, Subject: subject, Audience: []string{i.Service},
 		Expiry: now.Add(ttl).Unix(), NotBefore: now.Unix(), IssuedAt: now.Unix(),
 		ID: hex.EncodeToString(jti), GrantType: grantType, Access: access,
-	}).Serialize()
+	})
+}
+
+// SignClaims signs arbitrary claims with the issuer's key, for tests of
+// what the registry refuses (another audience, another issuer).
+func (i *TokenIssuer) SignClaims(c TokenClaims) (string, error) {
+	return jwt.Signed(i.signer).Claims(c).Serialize()
 }
 
 // verifyRefreshToken checks a refresh token this issuer signed and returns
@@ -593,7 +600,7 @@ func (i *TokenIssuer) verifyRefreshToken(raw string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var c tokenClaims
+	var c TokenClaims
 	if err := tok.Claims(&i.key.PublicKey, &c); err != nil {
 		return "", err
 	}
