@@ -545,3 +545,37 @@ func TestGetChunkWhenRangeIsIgnored(t *testing.T) {
 	_, err = c.GetChunk(t.Context(), "r", d, 10, 12, nil)
 	assert.ErrorIs(t, err, ErrSizeMismatch, "past the end")
 }
+
+func TestUploadBlobMountFrom(t *testing.T) {
+	srv := acrtest.NewServer(t, nil)
+	c := newTestBlobClient(t, srv, srv.Credential())
+	data := randomBytes(t, 5000)
+	d := srv.PutBlob("src", data)
+
+	srv.ResetRequests()
+	res, err := c.UploadBlob(t.Context(), "dst", plainReader{bytes.NewReader(data)}, &BlobClientUploadBlobOptions{Digest: d, MountFrom: "src"})
+	require.NoError(t, err)
+	assert.True(t, res.Mounted)
+	assert.EqualValues(t, len(data), res.Size)
+	stored, ok := srv.Blob("dst", d)
+	require.True(t, ok)
+	assert.Equal(t, data, stored)
+	assert.Zero(t, methodCounts(srv)["PATCH"]+methodCounts(srv)["PUT"], "nothing uploaded")
+
+	// The source lacks the blob: the registry declines (202) and the bytes
+	// go into the session it opened, with no second POST.
+	other := randomBytes(t, 3000)
+	srv.ResetRequests()
+	res, err = c.UploadBlob(t.Context(), "dst", bytes.NewReader(other), &BlobClientUploadBlobOptions{MountFrom: "src", ChunkSize: 1000})
+	require.NoError(t, err)
+	assert.False(t, res.Mounted)
+	stored, ok = srv.Blob("dst", ComputeDigest(other))
+	require.True(t, ok)
+	assert.Equal(t, other, stored)
+	counts := methodCounts(srv)
+	assert.Equal(t, 1, counts["POST"], "the declined mount's session is used")
+	assert.Equal(t, 3, counts["PATCH"])
+
+	_, err = c.UploadBlob(t.Context(), "dst", bytes.NewReader(other), &BlobClientUploadBlobOptions{MountFrom: "Bad"})
+	assert.ErrorIs(t, err, ErrInvalidRepository)
+}

@@ -301,11 +301,14 @@ func (r *resumingBody) Close() error { return r.body.Close() }
 // DownloadBlob downloads a blob into w (a file, typically) and verifies
 // the digest of the whole. With options.Concurrency above one it fetches
 // ranges of options.BlockSize in parallel, writing each where it belongs
-// and hashing them in order, so memory stays about Concurrency x BlockSize;
-// w must then accept concurrent writes at distinct offsets (an *os.File
-// does). Dropped connections are resumed from the last byte received.
-// When the content does not match digest the error wraps ErrDigestMismatch
-// and what w holds must not be used.
+// and hashing them in order; it holds at most 2 x Concurrency blocks (and
+// never more than the blob has), so memory stays about
+// 2 x Concurrency x BlockSize. w must then accept concurrent writes at
+// distinct offsets (an *os.File does). Dropped connections are resumed
+// from the last byte received. DownloadBlob writes bytes 0 to size-1 and
+// nothing else: it does not truncate a longer file. When the content does
+// not match digest the error wraps ErrDigestMismatch and what w holds must
+// not be used.
 func (c *BlobClient) DownloadBlob(ctx context.Context, name string, digest string, w io.WriterAt, options *BlobClientDownloadBlobOptions) (resp BlobClientDownloadBlobResponse, err error) {
 	ctx, endSpan := runtime.StartSpan(ctx, "BlobClient.DownloadBlob", c.internal.Tracer(), nil)
 	defer func() { endSpan(err) }()
@@ -402,7 +405,10 @@ func (c *BlobClient) downloadParallel(ctx context.Context, name, digest string, 
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	pool := make(chan []byte, 2*opts.Concurrency)
+	// Never more buffers than blocks: a small blob costs one buffer
+	// whatever the concurrency.
+	buffers := min(2*opts.Concurrency, blocks)
+	pool := make(chan []byte, buffers)
 	pool <- first
 	for len(pool) < cap(pool) {
 		pool <- make([]byte, bs)

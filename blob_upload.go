@@ -35,8 +35,10 @@ const chunkAttempts = 4
 // call fails. On failure or cancellation the session is cancelled.
 //
 // When the digest is known before sending (options.Digest, or a seekable
-// body, hashed once first), a blob the registry already has is not sent
-// again; set options.SkipExistenceCheck to upload anyway.
+// body larger than one chunk, hashed once first), a blob the registry
+// already has is not sent again (set options.SkipExistenceCheck to upload
+// anyway), and with options.MountFrom it is mounted from that repository
+// when the registry can.
 func (c *BlobClient) UploadBlob(ctx context.Context, name string, body io.Reader, options *BlobClientUploadBlobOptions) (resp BlobClientUploadBlobResponse, err error) {
 	ctx, endSpan := runtime.StartSpan(ctx, "BlobClient.UploadBlob", c.internal.Tracer(), nil)
 	defer func() { endSpan(err) }()
@@ -61,6 +63,11 @@ func (c *BlobClient) UploadBlob(ctx context.Context, name string, body io.Reader
 			return resp, err
 		}
 	}
+	if opts.MountFrom != "" {
+		if err = ValidateRepository(opts.MountFrom); err != nil {
+			return resp, err
+		}
+	}
 	progress := opts.Progress
 	if progress == nil {
 		progress = func(int64, int64) {}
@@ -76,7 +83,7 @@ func (c *BlobClient) UploadBlob(ctx context.Context, name string, body io.Reader
 	}
 
 	known := opts.Digest
-	if !opts.SkipExistenceCheck && known == "" && seekable && total > opts.ChunkSize {
+	if known == "" && seekable && (opts.MountFrom != "" || !opts.SkipExistenceCheck && total > opts.ChunkSize) {
 		// Hashing first costs a read of the body but no more hashing (the
 		// upload then needs none), and saves the whole upload when the
 		// registry already has the blob.
@@ -96,6 +103,26 @@ func (c *BlobClient) UploadBlob(ctx context.Context, name string, body io.Reader
 	}
 
 	u := &blobUpload{client: c, name: name, chunkSize: opts.ChunkSize, total: total, progress: progress, want: known}
+	if opts.MountFrom != "" && known != "" {
+		m, err := c.MountBlob(ctx, name, opts.MountFrom, known, nil)
+		if err != nil {
+			return resp, err
+		}
+		if m.Mounted {
+			size := total
+			if exists, err := c.CheckBlobExists(ctx, name, known, nil); err == nil && exists.ContentLength != nil {
+				size = *exists.ContentLength
+			}
+			progress(size, size)
+			return BlobClientUploadBlobResponse{Digest: known, Size: size, Mounted: true}, nil
+		}
+		if m.Location == nil {
+			return resp, fmt.Errorf("%w: the registry declined the mount without an upload session", ErrInvalidLocation)
+		}
+		// ACR often declines (202) and opens an ordinary session: use it
+		// (WIRE.md c.4).
+		u.location = *m.Location
+	}
 	switch {
 	case opts.Digest != "":
 		// The caller's digest is a claim about the body: check it.
@@ -182,11 +209,13 @@ func (u *blobUpload) run(ctx context.Context, body io.Reader) (err error) {
 	if last {
 		return u.whole(ctx, data)
 	}
-	st, err := u.client.StartUpload(ctx, u.name, nil)
-	if err != nil {
-		return err
+	if u.location == "" {
+		st, err := u.client.StartUpload(ctx, u.name, nil)
+		if err != nil {
+			return err
+		}
+		u.location = *st.Location
 	}
-	u.location = *st.Location
 	u.bufs[1] = make([]byte, bufSize)
 	for {
 		// Read and hash the next chunk while this one is on the wire: the
@@ -296,11 +325,13 @@ func (u *blobUpload) whole(ctx context.Context, data []byte) error {
 	}
 	var err error
 	for attempt := 0; attempt < 2; attempt++ {
-		var st BlobClientStartUploadResponse
-		if st, err = u.client.StartUpload(ctx, u.name, nil); err != nil {
-			return err
+		if u.location == "" { // else a session opened by a declined mount
+			st, err := u.client.StartUpload(ctx, u.name, nil)
+			if err != nil {
+				return err
+			}
+			u.location = *st.Location
 		}
-		u.location = *st.Location
 		_, err = u.client.CompleteUpload(ctx, u.location, u.digest, &BlobClientCompleteUploadOptions{
 			Value: streaming.NopCloser(bytes.NewReader(data)),
 		})

@@ -185,10 +185,11 @@ func (c *ContainerRegistryClient) DeleteTag(ctx context.Context, name string, ta
 // GetManifestProperties returns the properties of a manifest, given its
 // digest or a tag pointing to it. A tag costs one more request, to resolve
 // it: ACR's metadata API addresses manifests by digest only.
-func (c *ContainerRegistryClient) GetManifestProperties(ctx context.Context, name string, digest string, options *ContainerRegistryClientGetManifestPropertiesOptions) (resp ContainerRegistryClientGetManifestPropertiesResponse, err error) {
+func (c *ContainerRegistryClient) GetManifestProperties(ctx context.Context, name string, reference string, options *ContainerRegistryClientGetManifestPropertiesOptions) (resp ContainerRegistryClientGetManifestPropertiesResponse, err error) {
 	ctx, endSpan := runtime.StartSpan(ctx, "ContainerRegistryClient.GetManifestProperties", c.internal.Tracer(), nil)
 	defer func() { endSpan(err) }()
-	if digest, err = c.resolveDigest(ctx, name, digest); err != nil {
+	digest, err := c.resolveDigest(ctx, name, reference)
+	if err != nil {
 		return resp, err
 	}
 	err = c.metadata(ctx, http.MethodGet, manifestPropertiesPath(name, digest), repositoryScope(name, "metadata_read"), nil, &resp.ArtifactManifestProperties, http.StatusOK)
@@ -197,10 +198,11 @@ func (c *ContainerRegistryClient) GetManifestProperties(ctx context.Context, nam
 
 // UpdateManifestProperties changes the writeable properties of a manifest
 // (by digest or tag) that are set in options.Value, and returns the result.
-func (c *ContainerRegistryClient) UpdateManifestProperties(ctx context.Context, name string, digest string, options *ContainerRegistryClientUpdateManifestPropertiesOptions) (resp ContainerRegistryClientUpdateManifestPropertiesResponse, err error) {
+func (c *ContainerRegistryClient) UpdateManifestProperties(ctx context.Context, name string, reference string, options *ContainerRegistryClientUpdateManifestPropertiesOptions) (resp ContainerRegistryClientUpdateManifestPropertiesResponse, err error) {
 	ctx, endSpan := runtime.StartSpan(ctx, "ContainerRegistryClient.UpdateManifestProperties", c.internal.Tracer(), nil)
 	defer func() { endSpan(err) }()
-	if digest, err = c.resolveDigest(ctx, name, digest); err != nil {
+	digest, err := c.resolveDigest(ctx, name, reference)
+	if err != nil {
 		return resp, err
 	}
 	value := &ManifestWriteableProperties{}
@@ -216,18 +218,19 @@ func (c *ContainerRegistryClient) UpdateManifestProperties(ctx context.Context, 
 // digest only (a tag gets 405 UNSUPPORTED), so a tag is first resolved to
 // its digest with a HEAD of the manifest, which any registry answers.
 // Deleting a manifest that does not exist succeeds.
-func (c *ContainerRegistryClient) DeleteManifest(ctx context.Context, name string, digest string, options *ContainerRegistryClientDeleteManifestOptions) (resp ContainerRegistryClientDeleteManifestResponse, err error) {
+func (c *ContainerRegistryClient) DeleteManifest(ctx context.Context, name string, reference string, options *ContainerRegistryClientDeleteManifestOptions) (resp ContainerRegistryClientDeleteManifestResponse, err error) {
 	ctx, endSpan := runtime.StartSpan(ctx, "ContainerRegistryClient.DeleteManifest", c.internal.Tracer(), nil)
 	defer func() { endSpan(err) }()
 	if err = ValidateRepository(name); err != nil {
 		return resp, err
 	}
-	if err = ValidateReference(digest); err != nil {
+	if err = ValidateReference(reference); err != nil {
 		return resp, err
 	}
-	if !isDigest(digest) {
+	digest := reference
+	if !isDigest(reference) {
 		var found bool
-		if digest, found, err = c.headManifest(ctx, name, digest); err != nil || !found {
+		if digest, found, err = c.headManifest(ctx, name, reference); err != nil || !found {
 			return resp, err // a missing tag names nothing left to delete
 		}
 	}

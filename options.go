@@ -156,8 +156,16 @@ type BlobClientUploadBlobOptions struct {
 	// SkipExistenceCheck uploads even when the registry may already have
 	// the blob. Without it, UploadBlob asks first whenever it knows the
 	// digest before sending: when Digest is set, or when the body is an
-	// io.ReadSeeker (it then hashes the body once before uploading).
+	// io.ReadSeeker larger than one chunk (it then hashes the body once
+	// before uploading). A blob of one chunk or less is simply sent: asking
+	// would cost as many requests as sending it.
 	SkipExistenceCheck bool
+	// MountFrom names a repository of the same registry that may hold the
+	// blob. When the digest is known (Digest, or a seekable body),
+	// UploadBlob first asks the registry to mount the blob from there; if
+	// it cannot, the upload goes into the session the registry opened
+	// instead, so a copy between repositories costs no extra request.
+	MountFrom string
 	// Progress, when set, is called after each chunk the registry accepted
 	// with the bytes sent so far and the total (-1 when unknown). A skipped
 	// upload reports the whole size at once.
@@ -183,7 +191,8 @@ type BlobClientGetChunkOptions struct {
 // BlobClient.DownloadBlob.
 type BlobClientDownloadBlobOptions struct {
 	// Concurrency is how many ranged GETs run at once; zero or one means a
-	// single streaming GET. Memory use is about Concurrency x BlockSize.
+	// single streaming GET. Memory use is at most 2 x Concurrency x
+	// BlockSize.
 	Concurrency int
 	// BlockSize is the size of each ranged GET when Concurrency > 1; zero
 	// means 4 MiB.

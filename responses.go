@@ -115,6 +115,9 @@ type BlobClientUploadBlobResponse struct {
 	// Skipped reports that the registry already had the blob, so nothing
 	// was uploaded.
 	Skipped bool
+	// Mounted reports that the blob was mounted from options.MountFrom
+	// instead of uploaded.
+	Mounted bool
 }
 
 // BlobClientGetBlobResponse contains the response from BlobClient.GetBlob.
