@@ -5,6 +5,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"os"
 	"strconv"
 	"syscall"
@@ -40,14 +41,23 @@ func selfCPU() time.Duration {
 // own address space. Unlike ru_maxrss it does not carry over the RSS of
 // the parent that forked it: os/exec forks with CLONE_VM, and Linux
 // credits the pre-exec (parent's) address space to the child's maxrss.
-func selfPeakRSSKiB() int64 {
+func selfPeakRSSKiB() int64 { return statusKiB("VmHWM:") }
+
+// selfRSSSplitKiB returns the current anonymous (heap, stacks) and
+// file-backed (the executable's own pages) parts of the RSS: a large
+// binary's code pages count towards RSS as they are first run.
+func selfRSSSplitKiB() (anon, file int64) {
+	return statusKiB("RssAnon:"), statusKiB("RssFile:")
+}
+
+func statusKiB(key string) int64 {
 	data, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
-		rest, ok := bytes.CutPrefix(sc.Bytes(), []byte("VmHWM:"))
+		rest, ok := bytes.CutPrefix(sc.Bytes(), []byte(key))
 		if !ok {
 			continue
 		}
@@ -65,4 +75,27 @@ func selfPeakRSSKiB() int64 {
 // its peak per operation rather than since it started.
 func resetPeakRSS() {
 	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+}
+
+// fsKind names the file system holding dir, for the table headings: on a
+// disk the registry's fsync per request shows in the results, on tmpfs it
+// does not.
+func fsKind(dir string) string {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return "unknown file system"
+	}
+	switch st.Type {
+	case 0x01021994:
+		return "tmpfs"
+	case 0xEF53:
+		return "ext4"
+	case 0x58465342:
+		return "xfs"
+	case 0x9123683E:
+		return "btrfs"
+	case 0x794C7630:
+		return "overlayfs"
+	}
+	return fmt.Sprintf("file system 0x%x", st.Type)
 }

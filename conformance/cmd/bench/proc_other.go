@@ -21,4 +21,8 @@ func selfCPU() time.Duration { return 0 }
 
 func selfPeakRSSKiB() int64 { return 0 }
 
+func selfRSSSplitKiB() (anon, file int64) { return 0, 0 }
+
 func resetPeakRSS() {}
+
+func fsKind(string) string { return "unknown file system" }

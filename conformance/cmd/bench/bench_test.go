@@ -1,0 +1,196 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// TestMain lets the test binary stand in for the bench binary: the
+// smoke test runs the real program, which re-executes itself (here, this
+// test binary) as the registry and client children.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 2 && os.Args[1] == "-child" {
+		if err := child(os.Args[2], os.Args[3:]); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestBenchSmoke runs every mode on small blobs, plain HTTP only, and
+// checks the rows for sense. It asserts no speed: only that bytes moved,
+// the digest is right, and the requests are the ones each client should
+// send.
+func TestBenchSmoke(t *testing.T) {
+	const sizeMiB, parallelMiB, blockMiB = 8, 16, 1
+	dir := t.TempDir()
+	jsonPath := filepath.Join(dir, "rows.jsonl")
+	var out, logs bytes.Buffer
+	err := run(context.Background(), []string{
+		"-blob", "-size", fmt.Sprint(sizeMiB), "-runs", "1", "-tls", "plain", "-json", jsonPath,
+		"-parallel", "-parallel-size", fmt.Sprint(parallelMiB), "-parallel-block", fmt.Sprint(blockMiB),
+		"-parallel-rate", "200", "-parallel-peers", "",
+		"-rss", "-rss-size", fmt.Sprint(sizeMiB),
+		"-experiments",
+	}, &out, &logs)
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, logs.String())
+	}
+	for _, want := range []string{"| client | TLS | push MB/s", "| client | call | TLS | concurrency", "| azacr operation |"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks the table starting %q:\n%s", want, out.String())
+		}
+	}
+
+	want := independentDigest(t, filepath.Join(dir, "blob.bin"), sizeMiB*mib)
+	var blobs []blobRow
+	var pars []parallelRow
+	var rsss []rssRow
+	var exps []experimentRow
+	f, err := os.Open(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var kind struct{ Kind string }
+		if err := json.Unmarshal(sc.Bytes(), &kind); err != nil {
+			t.Fatal(err)
+		}
+		var err error
+		switch kind.Kind {
+		case "blob":
+			blobs = append(blobs, blobRow{})
+			err = json.Unmarshal(sc.Bytes(), &blobs[len(blobs)-1])
+		case "parallel":
+			pars = append(pars, parallelRow{})
+			err = json.Unmarshal(sc.Bytes(), &pars[len(pars)-1])
+		case "rss":
+			rsss = append(rsss, rssRow{})
+			err = json.Unmarshal(sc.Bytes(), &rsss[len(rsss)-1])
+		case "experiment":
+			exps = append(exps, experimentRow{})
+			err = json.Unmarshal(sc.Bytes(), &exps[len(exps)-1])
+		default:
+			t.Fatalf("unknown row kind %q", kind.Kind)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	if len(blobs) != 4 {
+		t.Fatalf("%d blob rows, want one per client", len(blobs))
+	}
+	size := int64(sizeMiB * mib)
+	chunks := int((size + 4*mib - 1) / (4 * mib))
+	for _, r := range blobs {
+		if r.PushMBps <= 0 || r.PullMBps <= 0 {
+			t.Errorf("%s: push %v MB/s, pull %v MB/s", r.Client, r.PushMBps, r.PullMBps)
+		}
+		if len(r.Push) != 1 || len(r.Pull) != 1 {
+			t.Fatalf("%s: %d push and %d pull runs, want 1 each", r.Client, len(r.Push), len(r.Pull))
+		}
+		if r.Push[0].Digest != want || r.Push[0].Bytes != size || r.Pull[0].Bytes != size {
+			t.Errorf("%s: pushed %s (%d bytes), pulled %d bytes; want %s, %d bytes", r.Client, r.Push[0].Digest, r.Push[0].Bytes, r.Pull[0].Bytes, want, size)
+		}
+		if runtime.GOOS == "linux" && (r.Push[0].CPUSec <= 0 || r.PushRSSMiB <= 0 || r.PullRSSMiB <= 0) {
+			t.Errorf("%s: no CPU or RSS measured: %+v", r.Client, r.Push[0])
+		}
+		push, pull := r.PushRequests, r.PullRequests
+		switch r.Client {
+		case "azacr":
+			// A bare reader: no HEAD (no digest before sending), one
+			// session, 4 MiB chunks, one completion.
+			if push["POST"] != 1 || push["PUT"] != 1 || push["PATCH"] < 1 || push["PATCH"] > chunks || len(push) != 3 {
+				t.Errorf("azacr push requests %v, want POST 1, 1..%d PATCH, PUT 1", push, chunks)
+			}
+			if pull["GET"] != 1 || len(pull) != 1 {
+				t.Errorf("azacr pull requests %v, want GET 1", pull)
+			}
+		case "oras":
+			if push["POST"] != 1 || push["PUT"] != 1 || len(push) != 2 || pull["GET"] != 1 {
+				t.Errorf("oras requests push %v, pull %v", push, pull)
+			}
+		case "official":
+			if push["POST"] != 1 || push["PATCH"] != chunks || push["PUT"] != 1 || pull["GET"] != 1 {
+				t.Errorf("official requests push %v, pull %v", push, pull)
+			}
+		case "ggcr":
+			if push["POST"] != 1 || push["PUT"] != 1 || pull["GET"] < 1 {
+				t.Errorf("ggcr requests push %v, pull %v", push, pull)
+			}
+		}
+	}
+
+	if len(pars) != 3 {
+		t.Fatalf("%d parallel rows, want concurrency 1 and 4, and 4 without writing", len(pars))
+	}
+	for _, r := range pars {
+		if r.MBps <= 0 || r.Runs[0].Bytes != parallelMiB*mib {
+			t.Errorf("parallel c=%d: %v MB/s, %d bytes", r.Concurrency, r.MBps, r.Runs[0].Bytes)
+		}
+		wantGets := 1
+		if r.Concurrency > 1 {
+			wantGets = parallelMiB / blockMiB
+		}
+		if r.Requests["GET"] != wantGets || len(r.Requests) != 1 {
+			t.Errorf("parallel c=%d: requests %v, want GET %d", r.Concurrency, r.Requests, wantGets)
+		}
+		if r.Conns < 1 {
+			t.Errorf("parallel c=%d: %d connections", r.Concurrency, r.Conns)
+		}
+	}
+
+	if len(rsss) != 4 {
+		t.Fatalf("%d rss rows, want idle, upload, get and download", len(rsss))
+	}
+	for _, r := range rsss {
+		if runtime.GOOS == "linux" && (r.RSSMiB <= 0 || !r.OK) {
+			t.Errorf("rss %s: peak %.1f MiB, limit %.0f", r.Op, r.RSSMiB, r.LimitMiB)
+		}
+	}
+
+	if len(exps) != len(pushExperiments)+len(pullExperiments) {
+		t.Fatalf("%d experiment rows, want %d", len(exps), len(pushExperiments)+len(pullExperiments))
+	}
+	for _, r := range exps {
+		if r.MBps <= 0 || r.Runs[0].Bytes != size {
+			t.Errorf("experiment %q: %v MB/s, %d bytes", r.Label, r.MBps, r.Runs[0].Bytes)
+		}
+	}
+}
+
+// independentDigest regenerates the blob with genBlob and hashes the file
+// it wrote, apart from the digest genBlob computed while writing.
+func independentDigest(t *testing.T, path string, size int64) string {
+	t.Helper()
+	if _, err := genBlob(path, size); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if n, err := io.Copy(h, f); err != nil || n != size {
+		t.Fatalf("read %d bytes of %d: %v", n, size, err)
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}

@@ -1,0 +1,257 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/containerregistry/azacr/conformance"
+)
+
+// registryHello is the first line a registry child prints: where to reach
+// it. Addr is the data port (plain or TLS, maybe rate-capped), Control a
+// separate plain port for the counters, so reading them neither counts as
+// a request nor opens a connection on the data port.
+type registryHello struct {
+	Addr     string `json:"addr"`
+	Control  string `json:"control"`
+	CertFile string `json:"cert_file,omitempty"`
+}
+
+// serverStats is what the registry saw since the last reset.
+type serverStats struct {
+	Requests   map[string]int `json:"requests"`
+	Conns      int64          `json:"conns"`
+	CPUSec     float64        `json:"cpu_sec"`
+	PeakRSSKiB int64          `json:"peak_rss_kib"`
+	// Timeline has the first requests' timing, to see where a slow
+	// operation waits.
+	Timeline []requestTiming `json:"timeline,omitempty"`
+}
+
+// requestTiming is one request as the registry handled it, in
+// milliseconds since the reset.
+type requestTiming struct {
+	Method  string  `json:"method"`
+	Range   string  `json:"range,omitempty"`
+	StartMs float64 `json:"start_ms"`
+	DurMs   float64 `json:"dur_ms"`
+}
+
+// maxTimeline bounds the timeline; an upload of many chunks would
+// otherwise make every stats answer long.
+const maxTimeline = 256
+
+type counters struct {
+	mu       sync.Mutex
+	requests map[string]int
+	timeline []requestTiming
+	conns    atomic.Int64
+	cpuAt    time.Duration
+	at       time.Time
+}
+
+func (c *counters) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.requests = map[string]int{}
+	c.timeline = nil
+	c.at = time.Now()
+	c.conns.Store(0)
+	c.cpuAt = selfCPU()
+	resetPeakRSS()
+}
+
+func (c *counters) snapshot() serverStats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := serverStats{Requests: map[string]int{}, Conns: c.conns.Load(), CPUSec: (selfCPU() - c.cpuAt).Seconds(), PeakRSSKiB: selfPeakRSSKiB()}
+	for k, v := range c.requests {
+		s.Requests[k] = v
+	}
+	s.Timeline = append([]requestTiming(nil), c.timeline...)
+	return s
+}
+
+// countingListener counts accepted connections and, when rate > 0, caps
+// each connection's writes at rate bytes per second: a stand-in for the
+// per-connection throughput of a long-distance TCP path, which is what
+// makes parallel ranged downloads pay off on the internet.
+type countingListener struct {
+	net.Listener
+	c    *counters
+	rate float64
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	conn, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	l.c.conns.Add(1)
+	if l.rate <= 0 {
+		// The bare *net.TCPConn, so net/http keeps its sendfile path.
+		return conn, nil
+	}
+	return &throttledConn{Conn: conn, rate: l.rate}, nil
+}
+
+// throttledConn paces writes in small slices. A schedule that fell behind
+// by oversleeping catches up, but one left behind by an idle keep-alive
+// connection restarts from now, so idleness never banks a burst.
+type throttledConn struct {
+	net.Conn
+	rate float64
+	mu   sync.Mutex
+	next time.Time
+}
+
+const (
+	throttleSlice = 16 << 10
+	throttleIdle  = 20 * time.Millisecond
+)
+
+func (t *throttledConn) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	written := 0
+	for len(p) > 0 {
+		k := min(len(p), throttleSlice)
+		if now := time.Now(); now.Sub(t.next) > throttleIdle {
+			t.next = now
+		}
+		t.next = t.next.Add(time.Duration(float64(k) / t.rate * float64(time.Second)))
+		n, err := t.Conn.Write(p[:k])
+		written += n
+		if err != nil {
+			return written, err
+		}
+		p = p[k:]
+		time.Sleep(time.Until(t.next))
+	}
+	return written, nil
+}
+
+// registryChild runs distribution (filesystem driver) until its stdin
+// closes, which happens when the parent exits or stops it.
+func registryChild(args []string) error {
+	fs := flag.NewFlagSet("registry", flag.ContinueOnError)
+	dir := fs.String("dir", "", "storage root")
+	useTLS := fs.Bool("tls", false, "serve TLS")
+	certFile := fs.String("cert", "", "where to write the server certificate (PEM) with -tls")
+	rate := fs.Float64("rate", 0, "per-connection write cap in bytes/s; 0 means none")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		return errors.New("registry: -dir is required")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	app, shutdown, err := conformance.NewRegistryApp(ctx, conformance.RegistryConfig{Dir: *dir})
+	if err != nil {
+		return err
+	}
+	defer shutdown()
+
+	c := &counters{}
+	c.reset()
+	data := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.mu.Lock()
+		c.requests[r.Method]++
+		at := c.at
+		c.mu.Unlock()
+		start := time.Now()
+		app.ServeHTTP(w, r)
+		end := time.Now()
+		c.mu.Lock()
+		if len(c.timeline) < maxTimeline && c.at.Equal(at) {
+			c.timeline = append(c.timeline, requestTiming{
+				Method: r.Method, Range: r.Header.Get("Range"),
+				StartMs: float64(start.Sub(at).Microseconds()) / 1e3, DurMs: float64(end.Sub(start).Microseconds()) / 1e3,
+			})
+		}
+		c.mu.Unlock()
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := httptest.NewUnstartedServer(data)
+	srv.Listener.Close()
+	srv.Listener = &countingListener{Listener: ln, c: c, rate: *rate}
+	// Quiet: ggcr's https probe of a plain port is expected noise.
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	hello := registryHello{}
+	if *useTLS {
+		srv.StartTLS()
+		if *certFile == "" {
+			return errors.New("registry: -cert is required with -tls")
+		}
+		block := &pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}
+		if err := os.WriteFile(*certFile, pem.EncodeToMemory(block), 0o600); err != nil {
+			return err
+		}
+		hello.CertFile = *certFile
+	} else {
+		srv.Start()
+	}
+	defer srv.Close()
+	hello.Addr = ln.Addr().String()
+
+	ctl := http.NewServeMux()
+	ctl.HandleFunc("POST /reset", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("wipe") == "1" {
+			// Every push starts from empty storage: no run pays for, or
+			// profits from, what an earlier one left on disk.
+			if err := wipe(*dir); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+		}
+		c.reset()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	ctl.HandleFunc("GET /stats", func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewEncoder(w).Encode(c.snapshot())
+	})
+	cln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	ctlSrv := &http.Server{Handler: ctl, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = ctlSrv.Serve(cln) }()
+	defer ctlSrv.Close()
+	hello.Control = cln.Addr().String()
+
+	line, _ := json.Marshal(hello)
+	fmt.Println(string(line))
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	return nil
+}
+
+func wipe(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
