@@ -579,3 +579,30 @@ func TestUploadBlobMountFrom(t *testing.T) {
 	_, err = c.UploadBlob(t.Context(), "dst", bytes.NewReader(other), &BlobClientUploadBlobOptions{MountFrom: "Bad"})
 	assert.ErrorIs(t, err, ErrInvalidRepository)
 }
+
+// TestGetBlobCopyPathVerifies: io.Copy takes the body's WriteTo, which
+// must verify and resume exactly as Read does.
+func TestGetBlobCopyPathVerifies(t *testing.T) {
+	srv := acrtest.NewServer(t, &acrtest.Options{RedirectBlobs: true})
+	c := newTestBlobClient(t, srv, srv.Credential())
+	data := randomBytes(t, 3<<20)
+	d := srv.PutBlob("r", data)
+
+	srv.InjectFault(acrtest.Fault{Method: http.MethodGet, Path: "/docker/registry/", Nth: 1, TruncateBody: 1 << 20})
+	res, err := c.GetBlob(t.Context(), "r", d, nil)
+	require.NoError(t, err)
+	var got bytes.Buffer
+	n, err := io.Copy(&got, res.Body)
+	require.NoError(t, err)
+	assert.EqualValues(t, len(data), n)
+	assert.True(t, bytes.Equal(data, got.Bytes()), "resumed through WriteTo")
+
+	srv.ClearFaults()
+	srv.InjectFault(acrtest.Fault{Method: http.MethodGet, Path: "/docker/registry/", CorruptBody: true})
+	res, err = c.GetBlob(t.Context(), "r", d, nil)
+	require.NoError(t, err)
+	_, err = io.Copy(io.Discard, res.Body)
+	assert.ErrorIs(t, err, ErrDigestMismatch)
+	_, isWriterTo := res.Body.(io.WriterTo)
+	assert.True(t, isWriterTo)
+}

@@ -128,10 +128,14 @@ func sameOrigin(a, b *url.URL) bool {
 }
 
 // defaultTransport mirrors azcore's default: TLS 1.2 or later, HTTP/2,
-// proxy from the environment.
+// proxy from the environment, and enough idle connections per host for
+// parallel downloads to reuse theirs (net/http keeps only 2 by default, so
+// DownloadBlob with Concurrency 4 would keep dialling).
 func defaultTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	t.MaxIdleConns = 100
+	t.MaxIdleConnsPerHost = 16
 	return t
 }
 
