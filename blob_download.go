@@ -412,14 +412,18 @@ type block struct {
 	err   error
 }
 
-// downloadParallel sizes the blob with the first block's ranged GET (no
-// HEAD), then fetches the rest with opts.Concurrency workers. Buffers are
-// recycled through a pool of 2 x Concurrency, which also bounds how far
-// downloading may run ahead of hashing.
+// downloadParallel sizes the blob from the first block's Content-Range
+// (no HEAD) and starts the workers on the other blocks as soon as that
+// header arrives, while the first block's body is still being read.
+// Buffers are recycled through a pool of up to 2 x Concurrency, which also
+// bounds how far downloading may run ahead of hashing.
 func (c *BlobClient) downloadParallel(ctx context.Context, name, digest string, w io.WriterAt, opts BlobClientDownloadBlobOptions) (int64, error) {
 	bs := opts.BlockSize
-	first := make([]byte, bs)
-	n, size, err := c.fetchBlock(ctx, name, digest, 0, first, -1, opts.MaxRetries)
+	d, err := newDigester(digest)
+	if err != nil {
+		return 0, err
+	}
+	head, err := c.getRange(ctx, name, digest, 0, bs-1)
 	var re *azcore.ResponseError
 	if errors.As(err, &re) && (re.StatusCode == http.StatusOK || re.StatusCode == http.StatusRequestedRangeNotSatisfiable) {
 		// No range to split: an empty blob (416), or a server that
@@ -429,30 +433,25 @@ func (c *BlobClient) downloadParallel(ctx context.Context, name, digest string, 
 	if err != nil {
 		return 0, err
 	}
-	d, err := newDigester(digest)
+	firstLast, size, err := checkContentRange(head.Header.Get("Content-Range"), 0, bs-1)
 	if err != nil {
+		head.Body.Close()
 		return 0, err
 	}
-	d.Write(first[:n])
-	if _, err := w.WriteAt(first[:n], 0); err != nil {
-		return 0, err
-	}
-	written := int64(n)
-	opts.Progress(written, size)
 	blocks := int((size + bs - 1) / bs)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// Never more buffers than blocks: a small blob costs one buffer
-	// whatever the concurrency.
+	// whatever the concurrency. The first block's buffer joins the pool
+	// once that block is hashed.
 	buffers := min(2*opts.Concurrency, blocks)
 	pool := make(chan []byte, buffers)
-	pool <- first
-	for len(pool) < cap(pool) {
+	for len(pool) < buffers-1 {
 		pool <- make([]byte, bs)
 	}
 	jobs := make(chan block)
-	results := make(chan block, cap(pool))
+	results := make(chan block, buffers)
 	var wg sync.WaitGroup
 	for range opts.Concurrency {
 		wg.Go(func() {
@@ -486,9 +485,35 @@ func (c *BlobClient) downloadParallel(ctx context.Context, name, digest string, 
 		}
 	}()
 
+	var written int64
+	firstErr := func() error {
+		first := make([]byte, firstLast+1)
+		n, err := io.ReadFull(head.Body, first)
+		head.Body.Close()
+		if err != nil {
+			if opts.MaxRetries <= 0 {
+				return fmt.Errorf("reading bytes 0-%d: %w", firstLast, err)
+			}
+			m, _, err := c.fetchBlock(ctx, name, digest, int64(n), first[n:], size, opts.MaxRetries)
+			if err != nil {
+				return err
+			}
+			n += m
+		}
+		d.Write(first[:n])
+		if _, err := w.WriteAt(first[:n], 0); err != nil {
+			return err
+		}
+		written = int64(n)
+		opts.Progress(written, size)
+		if int64(len(first)) == bs && len(pool) < cap(pool) {
+			pool <- first
+		}
+		return nil
+	}()
+
 	pending := map[int]block{}
 	next := 1
-	var firstErr error
 	for next < blocks && firstErr == nil {
 		b := <-results
 		if b.err != nil {
