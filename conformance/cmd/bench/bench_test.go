@@ -161,8 +161,18 @@ func TestBenchSmoke(t *testing.T) {
 		t.Fatalf("%d rss rows, want idle, upload, get and download", len(rsss))
 	}
 	for _, r := range rsss {
-		if runtime.GOOS == "linux" && (r.RSSMiB <= 0 || !r.OK) {
-			t.Errorf("rss %s: peak %.1f MiB, limit %.0f", r.Op, r.RSSMiB, r.LimitMiB)
+		if runtime.GOOS != "linux" {
+			continue
+		}
+		limit := r.LimitMiB
+		if raceEnabled {
+			// Shadow memory: the limit is checked for real by the
+			// uninstrumented benchmark (-rss); here only that RSS is
+			// measured and stays bounded.
+			limit *= 4
+		}
+		if r.RSSMiB <= 0 || r.RSSMiB > limit {
+			t.Errorf("rss %s: peak %.1f MiB, limit %.0f (race detector: %v)", r.Op, r.RSSMiB, limit, raceEnabled)
 		}
 	}
 
