@@ -339,9 +339,9 @@ func (r *resumingBody) Close() error { return r.body.Close() }
 // DownloadBlob downloads a blob into w (a file, typically) and verifies
 // the digest of the whole. With options.Concurrency above one it fetches
 // ranges of options.BlockSize in parallel, writing each where it belongs
-// and hashing them in order; it holds at most 2 x Concurrency blocks (and
+// and hashing them in order; it holds at most Concurrency+2 blocks (and
 // never more than the blob has), so memory stays about
-// 2 x Concurrency x BlockSize. w must then accept concurrent writes at
+// (Concurrency+2) x BlockSize. w must then accept concurrent writes at
 // distinct offsets (an *os.File does). Dropped connections are resumed
 // from the last byte received. DownloadBlob writes bytes 0 to size-1 and
 // nothing else: it does not truncate a longer file. When the content does
@@ -415,7 +415,7 @@ type block struct {
 // downloadParallel sizes the blob from the first block's Content-Range
 // (no HEAD) and starts the workers on the other blocks as soon as that
 // header arrives, while the first block's body is still being read.
-// Buffers are recycled through a pool of up to 2 x Concurrency, which also
+// Buffers are recycled through a pool of up to Concurrency+2, which also
 // bounds how far downloading may run ahead of hashing.
 func (c *BlobClient) downloadParallel(ctx context.Context, name, digest string, w io.WriterAt, opts BlobClientDownloadBlobOptions) (int64, error) {
 	bs := opts.BlockSize
@@ -442,10 +442,12 @@ func (c *BlobClient) downloadParallel(ctx context.Context, name, digest string, 
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	// Never more buffers than blocks: a small blob costs one buffer
-	// whatever the concurrency. The first block's buffer joins the pool
-	// once that block is hashed.
-	buffers := min(2*opts.Concurrency, blocks)
+	// One buffer per worker and two more, so workers can finish blocks
+	// ahead of the one being hashed without waiting; never more buffers
+	// than blocks, so a small blob costs one buffer whatever the
+	// concurrency. The first block's buffer joins the pool once that block
+	// is hashed.
+	buffers := min(opts.Concurrency+2, blocks)
 	pool := make(chan []byte, buffers)
 	for len(pool) < buffers-1 {
 		pool <- make([]byte, bs)

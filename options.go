@@ -191,7 +191,7 @@ type BlobClientGetChunkOptions struct {
 // BlobClient.DownloadBlob.
 type BlobClientDownloadBlobOptions struct {
 	// Concurrency is how many ranged GETs run at once; zero or one means a
-	// single streaming GET. Memory use is at most 2 x Concurrency x
+	// single streaming GET. Memory use is at most (Concurrency+2) x
 	// BlockSize.
 	Concurrency int
 	// BlockSize is the size of each ranged GET when Concurrency > 1; zero
