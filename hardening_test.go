@@ -511,7 +511,9 @@ func TestFaultLoad(t *testing.T) {
 			got = w.buf
 		}
 		if err != nil {
-			downErr.Add(1)
+			if downErr.Add(1) <= 5 {
+				t.Logf("download %d (%d bytes): %v", i, len(items[i].data), err)
+			}
 			return
 		}
 		downOK.Add(1)

@@ -15,10 +15,12 @@ import (
 )
 
 // testClientOptions are the emulator's client options with fast retries,
-// so fault tests do not sleep for azcore's default backoff.
+// so fault tests do not sleep for azcore's default backoff. MaxRetryDelay
+// stays above the emulator's Retry-After values: azcore does not retry a
+// 429 whose Retry-After exceeds it.
 func testClientOptions(srv *acrtest.Server) azcore.ClientOptions {
 	o := srv.ClientOptions()
-	o.Retry = policy.RetryOptions{MaxRetries: 3, RetryDelay: time.Millisecond, MaxRetryDelay: 10 * time.Millisecond}
+	o.Retry = policy.RetryOptions{MaxRetries: 3, RetryDelay: time.Millisecond, MaxRetryDelay: 2 * time.Second}
 	return o
 }
 
