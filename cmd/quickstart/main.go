@@ -1,9 +1,17 @@
 // Command quickstart walks through azacr against a registry: by default an
 // embedded acrtest emulator, so it needs nothing but Go; with
-// AZURE_CONTAINERREGISTRY_ENDPOINT set, a real Azure Container Registry
-// reached with DefaultAzureCredential.
+// AZURE_CONTAINERREGISTRY_ENDPOINT set (like https://myregistry.azurecr.io),
+// a real Azure Container Registry reached with DefaultAzureCredential.
 //
 //	go run ./cmd/quickstart
+//
+// Against a real registry the identity needs to push, read, write metadata
+// and delete: the AcrPush and AcrDelete roles on the registry (or, on a
+// registry with ABAC repository permissions, "Container Registry Repository
+// Contributor" on the samples/hello repository), and AcrPull for the
+// listing. The program creates samples/hello:v1 and removes it at the end.
+// QUICKSTART_LAYER_MIB=64 pushes and pulls a layer of that size, showing
+// transfer progress.
 package main
 
 import (
@@ -15,6 +23,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -41,7 +50,7 @@ func main() {
 	// 1. An image: its blobs first, then the manifest naming them, tagged v1.
 	config, layer := sampleBlobs()
 	for _, b := range [][]byte{config, layer} {
-		res, err := blobs.UploadBlob(ctx, repository, bytes.NewReader(b), nil)
+		res, err := blobs.UploadBlob(ctx, repository, bytes.NewReader(b), &azacr.BlobClientUploadBlobOptions{Progress: progress("uploading")})
 		check(err)
 		fmt.Printf("uploaded blob %s (%d bytes)\n", res.Digest, res.Size)
 	}
@@ -59,7 +68,17 @@ func main() {
 			fmt.Printf("repository: %s\n", *r)
 		}
 	}
-	tags := client.NewListTagsPager(repository, nil)
+	// Tags need no credential on a registry with anonymous pull enabled
+	// (the emulator here has it); otherwise the signed-in client lists them.
+	lister, err := azacr.NewContainerRegistryClient(endpoint, nil, options)
+	check(err)
+	if _, err := lister.NewListTagsPager(repository, nil).NextPage(ctx); err != nil {
+		fmt.Println("anonymous pull is off on this registry; listing tags signed in")
+		lister = client
+	} else {
+		fmt.Println("listing tags anonymously")
+	}
+	tags := lister.NewListTagsPager(repository, nil)
 	for tags.More() {
 		page, err := tags.NextPage(ctx)
 		check(err)
@@ -108,16 +127,42 @@ func main() {
 	for _, d := range append([]azacr.Descriptor{m.Config}, m.Layers...) {
 		f, err := os.Create(filepath.Join(dir, strings.ReplaceAll(d.Digest, ":", "-")))
 		check(err)
-		res, err := blobs.DownloadBlob(ctx, repository, d.Digest, f, nil)
+		res, err := blobs.DownloadBlob(ctx, repository, d.Digest, f, &azacr.BlobClientDownloadBlobOptions{Concurrency: 4, Progress: progress("downloading")})
 		check(err)
 		check(f.Close())
 		fmt.Printf("downloaded %s (%d bytes, verified)\n", d.Digest, res.Size)
 	}
 
-	// 5. Clean up: the manifest and its tags, then its blobs.
-	_, err = client.DeleteManifest(ctx, repository, "v1", nil)
-	check(err)
-	fmt.Printf("deleted manifest %s and its tags\n", *got.DockerContentDigest)
+	// 5. The seed's "delete images" story: push three newer versions, then
+	// delete every image older than the newest three (v1 here).
+	for v := 2; v <= 4; v++ {
+		body, mt := sampleManifestVersion(v)
+		_, err := client.UploadManifest(ctx, repository, fmt.Sprintf("v%d", v), azacr.ContentType(mt), streaming.NopCloser(bytes.NewReader(body)), nil)
+		check(err)
+	}
+	newest := client.NewListManifestsPager(repository, &azacr.ContainerRegistryClientListManifestsOptions{
+		OrderBy: to.Ptr(azacr.ArtifactManifestOrderByLastUpdatedOnDescending),
+	})
+	kept := 0
+	for newest.More() {
+		page, err := newest.NextPage(ctx)
+		check(err)
+		for _, m := range page.Manifests.Manifests {
+			if kept++; kept <= 3 {
+				continue
+			}
+			_, err := client.DeleteManifest(ctx, repository, *m.Digest, nil)
+			check(err)
+			fmt.Printf("deleted image %s (tags %s), older than the newest three\n", *m.Digest, tagList(m.Tags))
+		}
+	}
+
+	// 6. Clean up: the remaining manifests and their tags, then the blobs.
+	for v := 2; v <= 4; v++ {
+		_, err = client.DeleteManifest(ctx, repository, fmt.Sprintf("v%d", v), nil)
+		check(err)
+	}
+	fmt.Println("deleted v2, v3 and v4")
 	for _, d := range append([]azacr.Descriptor{m.Config}, m.Layers...) {
 		_, err := blobs.DeleteBlob(ctx, repository, d.Digest, nil)
 		check(err)
@@ -133,16 +178,45 @@ func connect() (string, azcore.TokenCredential, *azacr.ContainerRegistryClientOp
 		check(err)
 		return ep, cred, &azacr.ContainerRegistryClientOptions{}
 	}
-	srv := acrtest.NewUnstartedServer(&acrtest.Options{RedirectBlobs: true})
+	srv := acrtest.NewUnstartedServer(&acrtest.Options{RedirectBlobs: true, AnonymousPull: true})
 	srv.Start()
 	return srv.URL, srv.Credential(), &azacr.ContainerRegistryClientOptions{ClientOptions: srv.ClientOptions()}
 }
 
 func sampleBlobs() (config, layer []byte) {
-	return []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`), []byte("hello world\n")
+	layer = []byte("hello world\n")
+	if mib, err := strconv.Atoi(os.Getenv("QUICKSTART_LAYER_MIB")); err == nil && mib > 0 {
+		layer = bytes.Repeat([]byte("hello world\n"), mib<<20/12)
+	}
+	return []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`), layer
 }
 
-func sampleManifest() ([]byte, string) {
+// progress prints a transfer's progress at most every 16 MiB, and at the
+// end; small transfers print nothing.
+func progress(verb string) func(done, total int64) {
+	var last int64
+	return func(done, total int64) {
+		if total < 16<<20 || (done-last < 16<<20 && done != total) {
+			return
+		}
+		last = done
+		fmt.Printf("  %s: %d of %d MiB\n", verb, done>>20, total>>20)
+	}
+}
+
+func tagList(tags []*string) string {
+	var out []string
+	for _, t := range tags {
+		out = append(out, *t)
+	}
+	return strings.Join(out, ",")
+}
+
+func sampleManifest() ([]byte, string) { return sampleManifestVersion(1) }
+
+// sampleManifestVersion is the sample image; versions differ by an
+// annotation, so each has its own digest.
+func sampleManifestVersion(v int) ([]byte, string) {
 	config, layer := sampleBlobs()
 	m := azacr.ImageManifest{
 		SchemaVersion: 2,
@@ -152,6 +226,7 @@ func sampleManifest() ([]byte, string) {
 			MediaType: "application/vnd.oci.image.layer.v1.tar", Digest: azacr.ComputeDigest(layer), Size: int64(len(layer)),
 			Annotations: map[string]string{"org.opencontainers.image.title": "hello.txt"},
 		}},
+		Annotations: map[string]string{"org.opencontainers.image.version": strconv.Itoa(v)},
 	}
 	b, err := json.Marshal(m)
 	check(err)
