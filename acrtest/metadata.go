@@ -179,12 +179,12 @@ func (s *Server) serveCatalog(w http.ResponseWriter, r *http.Request, entry *Req
 	writeJSON(w, http.StatusOK, metaCatalog{Repositories: page})
 }
 
-// handleRepository serves GET, PATCH and DELETE /acr/v1/{name} (WIRE.md b.2).
-func (s *Server) handleRepository(w http.ResponseWriter, r *http.Request, entry *Request, name string) {
-	if name == "" {
-		notFoundPage(w)
-		return
-	}
+// metaAdmit starts a GET, PATCH or DELETE on a repository or tag: it
+// refuses other methods, authorizes with the action's scope (WIRE.md a.1;
+// a tag delete most likely needs the delete action, like a repository's),
+// then validates the name. It answers and returns false when the request
+// ends there.
+func (s *Server) metaAdmit(w http.ResponseWriter, r *http.Request, entry *Request, name string) bool {
 	var need scope
 	switch r.Method {
 	case http.MethodGet:
@@ -195,13 +195,25 @@ func (s *Server) handleRepository(w http.ResponseWriter, r *http.Request, entry 
 		need = repoScope(name, "delete")
 	default:
 		metaMethodNotAllowed(w, http.MethodGet, http.MethodPatch, http.MethodDelete)
-		return
+		return false
 	}
 	if !s.authorize(w, r, entry, need) {
-		return
+		return false
 	}
 	if !isName(name) {
 		writeError(w, http.StatusBadRequest, CodeNameInvalid, metaMsgNameInvalid, NoDetail)
+		return false
+	}
+	return true
+}
+
+// handleRepository serves GET, PATCH and DELETE /acr/v1/{name} (WIRE.md b.2).
+func (s *Server) handleRepository(w http.ResponseWriter, r *http.Request, entry *Request, name string) {
+	if name == "" {
+		notFoundPage(w)
+		return
+	}
+	if !s.metaAdmit(w, r, entry, name) {
 		return
 	}
 
@@ -323,24 +335,7 @@ func (s *Server) handleTag(w http.ResponseWriter, r *http.Request, entry *Reques
 		notFoundPage(w)
 		return
 	}
-	var need scope
-	switch r.Method {
-	case http.MethodGet:
-		need = repoScope(name, "metadata_read")
-	case http.MethodPatch:
-		need = repoScope(name, "metadata_write")
-	case http.MethodDelete:
-		// WIRE.md a.1: most likely the delete action, like a repository.
-		need = repoScope(name, "delete")
-	default:
-		metaMethodNotAllowed(w, http.MethodGet, http.MethodPatch, http.MethodDelete)
-		return
-	}
-	if !s.authorize(w, r, entry, need) {
-		return
-	}
-	if !isName(name) {
-		writeError(w, http.StatusBadRequest, CodeNameInvalid, metaMsgNameInvalid, NoDetail)
+	if !s.metaAdmit(w, r, entry, name) {
 		return
 	}
 	if !isTag(tagName) {
