@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -179,23 +180,23 @@ func (s *Server) serveCatalog(w http.ResponseWriter, r *http.Request, entry *Req
 	writeJSON(w, http.StatusOK, metaCatalog{Repositories: page})
 }
 
-// metaAdmit starts a GET, PATCH or DELETE on a repository or tag: it
-// refuses other methods, authorizes with the action's scope (WIRE.md a.1;
+// metaAdmit starts a request on repository metadata: it refuses methods
+// not in methods, authorizes with the action's scope (WIRE.md a.1;
 // a tag delete most likely needs the delete action, like a repository's),
 // then validates the name. It answers and returns false when the request
 // ends there.
-func (s *Server) metaAdmit(w http.ResponseWriter, r *http.Request, entry *Request, name string) bool {
+func (s *Server) metaAdmit(w http.ResponseWriter, r *http.Request, entry *Request, name string, methods ...string) bool {
 	var need scope
-	switch r.Method {
-	case http.MethodGet:
-		need = repoScope(name, "metadata_read")
-	case http.MethodPatch:
-		need = repoScope(name, "metadata_write")
-	case http.MethodDelete:
-		need = repoScope(name, "delete")
-	default:
-		metaMethodNotAllowed(w, http.MethodGet, http.MethodPatch, http.MethodDelete)
+	switch {
+	case !slices.Contains(methods, r.Method):
+		metaMethodNotAllowed(w, methods...)
 		return false
+	case r.Method == http.MethodGet:
+		need = repoScope(name, "metadata_read")
+	case r.Method == http.MethodPatch:
+		need = repoScope(name, "metadata_write")
+	default:
+		need = repoScope(name, "delete")
 	}
 	if !s.authorize(w, r, entry, need) {
 		return false
@@ -207,13 +208,25 @@ func (s *Server) metaAdmit(w http.ResponseWriter, r *http.Request, entry *Reques
 	return true
 }
 
+// metaLockRepo takes the state lock and returns the named repository, or
+// answers NAME_UNKNOWN, releases the lock and returns nil.
+func (s *Server) metaLockRepo(w http.ResponseWriter, name string) *repository {
+	s.state.mu.Lock()
+	repo := s.metaRepo(name)
+	if repo == nil {
+		s.state.mu.Unlock()
+		metaNameUnknown(w)
+	}
+	return repo
+}
+
 // handleRepository serves GET, PATCH and DELETE /acr/v1/{name} (WIRE.md b.2).
 func (s *Server) handleRepository(w http.ResponseWriter, r *http.Request, entry *Request, name string) {
 	if name == "" {
 		notFoundPage(w)
 		return
 	}
-	if !s.metaAdmit(w, r, entry, name) {
+	if !s.metaAdmit(w, r, entry, name, http.MethodGet, http.MethodPatch, http.MethodDelete) {
 		return
 	}
 
@@ -225,11 +238,8 @@ func (s *Server) handleRepository(w http.ResponseWriter, r *http.Request, entry 
 		}
 	}
 
-	s.state.mu.Lock()
-	repo := s.metaRepo(name)
+	repo := s.metaLockRepo(w, name)
 	if repo == nil {
-		s.state.mu.Unlock()
-		metaNameUnknown(w)
 		return
 	}
 	switch r.Method {
@@ -292,11 +302,8 @@ func (s *Server) handleListTags(w http.ResponseWriter, r *http.Request, entry *R
 	}
 	last, digest := q.Get("last"), q.Get("digest")
 
-	s.state.mu.Lock()
-	repo := s.metaRepo(name)
+	repo := s.metaLockRepo(w, name)
 	if repo == nil {
-		s.state.mu.Unlock()
-		metaNameUnknown(w)
 		return
 	}
 	tags := make([]*tag, 0, len(repo.Tags))
@@ -335,7 +342,7 @@ func (s *Server) handleTag(w http.ResponseWriter, r *http.Request, entry *Reques
 		notFoundPage(w)
 		return
 	}
-	if !s.metaAdmit(w, r, entry, name) {
+	if !s.metaAdmit(w, r, entry, name, http.MethodGet, http.MethodPatch, http.MethodDelete) {
 		return
 	}
 	if !isTag(tagName) {
@@ -351,11 +358,8 @@ func (s *Server) handleTag(w http.ResponseWriter, r *http.Request, entry *Reques
 		}
 	}
 
-	s.state.mu.Lock()
-	repo := s.metaRepo(name)
+	repo := s.metaLockRepo(w, name)
 	if repo == nil {
-		s.state.mu.Unlock()
-		metaNameUnknown(w)
 		return
 	}
 	t := repo.Tags[tagName]
@@ -410,11 +414,8 @@ func (s *Server) handleListManifests(w http.ResponseWriter, r *http.Request, ent
 	}
 	last := q.Get("last")
 
-	s.state.mu.Lock()
-	repo := s.metaRepo(name)
+	repo := s.metaLockRepo(w, name)
 	if repo == nil {
-		s.state.mu.Unlock()
-		metaNameUnknown(w)
 		return
 	}
 	manifests := make([]*manifest, 0, len(repo.Manifests))
@@ -444,21 +445,7 @@ func (s *Server) handleListManifests(w http.ResponseWriter, r *http.Request, ent
 // /acr/v1/{name}/_manifests/{digest} (WIRE.md b.4). The router has already
 // rejected references that are not digests.
 func (s *Server) handleManifestProperties(w http.ResponseWriter, r *http.Request, entry *Request, name, digest string) {
-	var need scope
-	switch r.Method {
-	case http.MethodGet:
-		need = repoScope(name, "metadata_read")
-	case http.MethodPatch:
-		need = repoScope(name, "metadata_write")
-	default:
-		metaMethodNotAllowed(w, http.MethodGet, http.MethodPatch)
-		return
-	}
-	if !s.authorize(w, r, entry, need) {
-		return
-	}
-	if !isName(name) {
-		writeError(w, http.StatusBadRequest, CodeNameInvalid, metaMsgNameInvalid, NoDetail)
+	if !s.metaAdmit(w, r, entry, name, http.MethodGet, http.MethodPatch) {
 		return
 	}
 
@@ -470,11 +457,8 @@ func (s *Server) handleManifestProperties(w http.ResponseWriter, r *http.Request
 		}
 	}
 
-	s.state.mu.Lock()
-	repo := s.metaRepo(name)
+	repo := s.metaLockRepo(w, name)
 	if repo == nil {
-		s.state.mu.Unlock()
-		metaNameUnknown(w)
 		return
 	}
 	m := repo.Manifests[digest]
