@@ -261,8 +261,12 @@ func TestFaultResetAfterBytes(t *testing.T) {
 	}
 
 	// The writes fail once the connection is gone; only the request's
-	// error matters.
-	go func() { _, _ = pw.Write(make([]byte, 1<<20)) }()
+	// error matters. Ending the body afterwards keeps a transport that is
+	// still waiting for body bytes from hiding the reset behind that wait.
+	go func() {
+		_, _ = pw.Write(make([]byte, 1<<20))
+		pw.Close()
+	}()
 	select {
 	case err := <-done:
 		require.Error(t, err)
