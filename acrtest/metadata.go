@@ -230,12 +230,9 @@ func (s *Server) handleRepository(w http.ResponseWriter, r *http.Request, entry 
 		return
 	}
 
-	var patch attributesPatch
-	if r.Method == http.MethodPatch {
-		var ok bool
-		if patch, ok = metaReadPatch(w, r, false); !ok {
-			return
-		}
+	patch, ok := metaReadPatch(w, r, false)
+	if !ok {
+		return
 	}
 
 	repo := s.metaLockRepo(w, name)
@@ -350,12 +347,9 @@ func (s *Server) handleTag(w http.ResponseWriter, r *http.Request, entry *Reques
 		return
 	}
 
-	var patch attributesPatch
-	if r.Method == http.MethodPatch {
-		var ok bool
-		if patch, ok = metaReadPatch(w, r, false); !ok {
-			return
-		}
+	patch, ok := metaReadPatch(w, r, false)
+	if !ok {
+		return
 	}
 
 	repo := s.metaLockRepo(w, name)
@@ -449,12 +443,9 @@ func (s *Server) handleManifestProperties(w http.ResponseWriter, r *http.Request
 		return
 	}
 
-	var patch attributesPatch
-	if r.Method == http.MethodPatch {
-		var ok bool
-		if patch, ok = metaReadPatch(w, r, true); !ok {
-			return
-		}
+	patch, ok := metaReadPatch(w, r, true)
+	if !ok {
+		return
 	}
 
 	repo := s.metaLockRepo(w, name)
@@ -717,6 +708,9 @@ func metaLink(path string, params [][2]string) string {
 // b.4): only the fields present change. Quarantine fields are honoured on
 // manifests only; their state must be Passed or Failed.
 func metaReadPatch(w http.ResponseWriter, r *http.Request, manifest bool) (attributesPatch, bool) {
+	if r.Method != http.MethodPatch {
+		return attributesPatch{}, true // nothing to read: GET and DELETE change nothing
+	}
 	var p attributesPatch
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxPatchBody+1))
 	if err != nil || len(body) > maxPatchBody {
