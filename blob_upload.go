@@ -12,13 +12,43 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 )
 
-// chunkAttempts bounds how often one chunk is resynchronised and resent
-// after azcore's own retries gave up on it.
-const chunkAttempts = 4
+// chunkAttempts bounds how often one chunk is sent, resynchronising with
+// the session between attempts.
+const chunkAttempts = 6
+
+// noRetry turns azcore's retry policy off for requests that carry part of
+// a blob. A failed attempt's body may still be read by net/http's writer
+// goroutine after the attempt returns; azcore would rewind and resend that
+// same reader, racing with it. The upload loop retries instead, each
+// attempt with a reader of its own, after asking the session what it holds.
+func noRetry(ctx context.Context) context.Context {
+	return runtime.WithRetryOptions(ctx, policy.RetryOptions{MaxRetries: -1})
+}
+
+// backOff waits before another attempt: the Retry-After of a throttled
+// answer (at most a minute), else a short pause that grows with attempt.
+func backOff(ctx context.Context, err error, attempt int) error {
+	d := time.Duration(attempt) * 100 * time.Millisecond
+	var re *azcore.ResponseError
+	if errors.As(err, &re) && re.RawResponse != nil {
+		if secs, perr := strconv.Atoi(re.RawResponse.Header.Get("Retry-After")); perr == nil && secs >= 0 {
+			d = min(time.Duration(secs)*time.Second, time.Minute)
+		}
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 
 // UploadBlob uploads body as a blob of repository name and returns its
 // digest and size. It streams: the digest is computed while reading, each
@@ -324,7 +354,7 @@ func (u *blobUpload) whole(ctx context.Context, data []byte) error {
 		return err
 	}
 	var err error
-	for attempt := 0; attempt < 2; attempt++ {
+	for attempt := 1; attempt <= chunkAttempts; attempt++ {
 		if u.location == "" { // else a session opened by a declined mount
 			st, err := u.client.StartUpload(ctx, u.name, nil)
 			if err != nil {
@@ -332,7 +362,7 @@ func (u *blobUpload) whole(ctx context.Context, data []byte) error {
 			}
 			u.location = *st.Location
 		}
-		_, err = u.client.CompleteUpload(ctx, u.location, u.digest, &BlobClientCompleteUploadOptions{
+		_, err = u.client.CompleteUpload(noRetry(ctx), u.location, u.digest, &BlobClientCompleteUploadOptions{
 			Value: streaming.NopCloser(bytes.NewReader(data)),
 		})
 		if err == nil {
@@ -346,6 +376,9 @@ func (u *blobUpload) whole(ctx context.Context, data []byte) error {
 		if u.committed(ctx) {
 			u.location = ""
 			return nil
+		}
+		if berr := backOff(ctx, err, attempt); berr != nil {
+			return berr
 		}
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		_, _ = u.client.CancelUpload(cctx, u.location, nil)
@@ -363,7 +396,7 @@ func (u *blobUpload) chunk(ctx context.Context, data []byte) error {
 	for attempt := 1; ; attempt++ {
 		part := data[done:]
 		start, end := base+int64(done), base+int64(len(data))-1
-		resp, err := u.client.UploadChunk(ctx, u.location, streaming.NopCloser(bytes.NewReader(part)), &BlobClientUploadChunkOptions{
+		resp, err := u.client.UploadChunk(noRetry(ctx), u.location, streaming.NopCloser(bytes.NewReader(part)), &BlobClientUploadChunkOptions{
 			RangeStart: &start, RangeEnd: &end,
 		})
 		if err == nil {
@@ -375,6 +408,9 @@ func (u *blobUpload) chunk(ctx context.Context, data []byte) error {
 		}
 		if ctx.Err() != nil || attempt >= chunkAttempts || !resumable(err) {
 			return err
+		}
+		if berr := backOff(ctx, err, attempt); berr != nil {
+			return berr
 		}
 		held, serr := u.status(ctx, base+int64(done))
 		if serr != nil {
