@@ -559,10 +559,19 @@ func (c *BlobClient) downloadParallel(ctx context.Context, name, digest string, 
 // when known (-1 for the first block, which learns it from Content-Range).
 func (c *BlobClient) fetchBlock(ctx context.Context, name, digest string, off int64, buf []byte, size int64, retries int) (int, int64, error) {
 	got := 0
-	for {
+	for attempt := 1; ; attempt++ {
 		resp, err := c.getRange(ctx, name, digest, off+int64(got), off+int64(len(buf))-1)
 		if err != nil {
-			return got, size, err
+			// azcore already retried; a block of a long download may still
+			// meet a run of throttling or server errors, worth one more wait.
+			if retries <= 0 || ctx.Err() != nil || !transient(err) {
+				return got, size, err
+			}
+			retries--
+			if berr := backOff(ctx, err, attempt); berr != nil {
+				return got, size, berr
+			}
+			continue
 		}
 		last, total, err := checkContentRange(resp.Header.Get("Content-Range"), off+int64(got), off+int64(len(buf))-1)
 		if err == nil && size >= 0 && total != size {
@@ -585,4 +594,15 @@ func (c *BlobClient) fetchBlock(ctx context.Context, name, digest string, off in
 		}
 		retries--
 	}
+}
+
+// transient reports whether a failed request may succeed when sent again:
+// the connection broke, or the registry was throttling or faltering.
+func transient(err error) bool {
+	var re *azcore.ResponseError
+	if errors.As(err, &re) {
+		return re.StatusCode >= 500 || re.StatusCode == http.StatusTooManyRequests
+	}
+	var nr interface{ NonRetriable() }
+	return !errors.As(err, &nr)
 }

@@ -478,20 +478,16 @@ func (u *blobUpload) committed(ctx context.Context) bool {
 }
 
 // resumable reports whether an upload step failed in a way a resync can
-// mend: the connection broke, the server faltered, or the session moved on
-// without us (a partial write made our offset or session URL stale).
+// mend: a transient failure, or the session moved on without us (a partial
+// write made our offset or session URL stale).
 func resumable(err error) bool {
+	if transient(err) {
+		return true
+	}
 	var re *azcore.ResponseError
 	if !errors.As(err, &re) {
-		var nr interface{ NonRetriable() }
-		return !errors.As(err, &nr)
+		return false
 	}
-	switch {
-	case re.StatusCode >= 500, re.StatusCode == http.StatusTooManyRequests,
-		re.StatusCode == http.StatusRequestedRangeNotSatisfiable:
-		return true
-	case re.StatusCode == http.StatusBadRequest:
-		return re.ErrorCode == "BLOB_UPLOAD_INVALID" || re.ErrorCode == "SIZE_INVALID"
-	}
-	return false
+	return re.StatusCode == http.StatusRequestedRangeNotSatisfiable ||
+		re.StatusCode == http.StatusBadRequest && (re.ErrorCode == "BLOB_UPLOAD_INVALID" || re.ErrorCode == "SIZE_INVALID")
 }
