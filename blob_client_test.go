@@ -181,15 +181,20 @@ func TestUploadBlobRecoversFromFaults(t *testing.T) {
 		"5xx then reset on status GET": {Method: http.MethodPatch, Nth: 2, Reset: true, ResetAfterBytes: 10},
 	}
 	for name, f := range faults {
-		for _, seekable := range []bool{true, false} {
-			t.Run(fmt.Sprintf("%s/seekable=%v", name, seekable), func(t *testing.T) {
+		for _, kind := range []string{"seekable", "stream", "file"} {
+			t.Run(name+"/"+kind, func(t *testing.T) {
 				srv := acrtest.NewServer(t, nil)
 				c := newTestBlobClient(t, srv, srv.Credential())
 				data := randomBytes(t, 4*chunk+123)
 				srv.InjectFault(f)
-				var body io.Reader = bytes.NewReader(data)
-				if !seekable {
-					body = plainReader{body}
+				var body io.Reader
+				switch kind {
+				case "seekable":
+					body = bytes.NewReader(data)
+				case "stream":
+					body = plainReader{bytes.NewReader(data)}
+				case "file":
+					body = writeTempFile(t, nil, data)
 				}
 				res, err := c.UploadBlob(t.Context(), "r", body, &BlobClientUploadBlobOptions{ChunkSize: chunk, SkipExistenceCheck: true})
 				require.NoError(t, err)

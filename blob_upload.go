@@ -1,12 +1,12 @@
 package azacr
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -14,7 +14,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 )
 
 // chunkAttempts bounds how often one chunk is sent, resynchronising with
@@ -22,10 +21,10 @@ import (
 const chunkAttempts = 6
 
 // noRetry turns azcore's retry policy off for requests that carry part of
-// a blob. A failed attempt's body may still be read by net/http's writer
-// goroutine after the attempt returns; azcore would rewind and resend that
-// same reader, racing with it. The upload loop retries instead, each
-// attempt with a reader of its own, after asking the session what it holds.
+// a blob. After a failed attempt the session may hold part of the chunk
+// and have moved to a new URL; resending the same request would be refused
+// as stale. The upload loop retries instead, after asking the session what
+// it holds, and sends the rest.
 func noRetry(ctx context.Context) context.Context {
 	return runtime.WithRetryOptions(ctx, policy.RetryOptions{MaxRetries: -1})
 }
@@ -64,11 +63,18 @@ func backOff(ctx context.Context, err error, attempt int) error {
 // the upload completes, so the stored blob is byte-identical to body or the
 // call fails. On failure or cancellation the session is cancelled.
 //
+// An *os.File of more than one chunk is sent straight from the file, with
+// no chunk buffers, while another goroutine hashes it: on Linux over plain
+// HTTP each PATCH goes out by sendfile(2), and elsewhere (or over TLS) the
+// bytes are read from the file as they are sent. The file is left at its
+// end, as after reading it.
+//
 // When the digest is known before sending (options.Digest, or a seekable
 // body larger than one chunk, hashed once first), a blob the registry
 // already has is not sent again (set options.SkipExistenceCheck to upload
 // anyway), and with options.MountFrom it is mounted from that repository
-// when the registry can.
+// when the registry can. A file's digest is known once its hashing ends:
+// if the registry has the blob then, the rest is not sent.
 func (c *BlobClient) UploadBlob(ctx context.Context, name string, body io.Reader, options *BlobClientUploadBlobOptions) (resp BlobClientUploadBlobResponse, err error) {
 	ctx, endSpan := runtime.StartSpan(ctx, "BlobClient.UploadBlob", c.internal.Tracer(), nil)
 	defer func() { endSpan(err) }()
@@ -112,23 +118,36 @@ func (c *BlobClient) UploadBlob(ctx context.Context, name string, body io.Reader
 		}
 	}
 
+	// A regular file of more than one chunk goes out by sendfile(2) where
+	// the platform allows (see fileSending), hashed by another goroutine
+	// while it is sent: its bytes pass through this process once.
+	var file *os.File
+	if f, ok := body.(*os.File); ok && total > opts.ChunkSize {
+		if file = ownDescriptor(f); file != nil {
+			defer file.Close()
+		}
+	}
 	known := opts.Digest
-	if known == "" && seekable && (opts.MountFrom != "" || !opts.SkipExistenceCheck && total > opts.ChunkSize) {
+	if known == "" && seekable && (opts.MountFrom != "" || file == nil && !opts.SkipExistenceCheck && total > opts.ChunkSize) {
 		// Hashing first costs a read of the body but no more hashing (the
 		// upload then needs none), and saves the whole upload when the
-		// registry already has the blob.
-		if known, err = hashFrom(body, seeker, start); err != nil {
+		// registry already has the blob. A file is hashed first only to
+		// name the blob to mount.
+		if file != nil {
+			known, err = hashFile(ctx, file, start, total, "")
+		} else {
+			known, err = hashFrom(body, seeker, start)
+		}
+		if err != nil {
 			return resp, err
 		}
 	}
 	if !opts.SkipExistenceCheck && known != "" {
-		exists, err := c.CheckBlobExists(ctx, name, known, nil)
-		if err != nil {
-			return resp, err
-		}
-		if exists.Exists && exists.ContentLength != nil && (total < 0 || *exists.ContentLength == total) {
-			progress(*exists.ContentLength, *exists.ContentLength)
-			return BlobClientUploadBlobResponse{Digest: known, Size: *exists.ContentLength, Skipped: true}, nil
+		if size, ok, err := c.holds(ctx, name, known, total); err != nil || ok {
+			if ok {
+				progress(size, size)
+			}
+			return BlobClientUploadBlobResponse{Digest: known, Size: size, Skipped: ok}, err
 		}
 	}
 
@@ -154,13 +173,30 @@ func (c *BlobClient) UploadBlob(ctx context.Context, name string, body io.Reader
 		u.location = *m.Location
 	}
 	switch {
+	case file != nil:
+		// Hash while sending, to check a digest given in advance, or to
+		// learn the digest (and then whether the registry has the blob).
+		hash := opts.Digest != "" || known == ""
+		var skipped bool
+		skipped, err = u.runFile(ctx, file, start, hash, hash && known == "" && !opts.SkipExistenceCheck)
+		if err == nil {
+			// Leave the caller's file where reading it through would have.
+			_, err = seeker.Seek(start+total, io.SeekStart)
+		}
+		if skipped && err == nil {
+			return BlobClientUploadBlobResponse{Digest: u.digest, Size: total, Skipped: true}, nil
+		}
 	case opts.Digest != "":
 		// The caller's digest is a claim about the body: check it.
 		u.hasher, _ = newDigester(opts.Digest)
+		err = u.run(ctx, body)
 	case known == "":
 		u.hasher = newSHA256Digester()
+		err = u.run(ctx, body)
+	default:
+		err = u.run(ctx, body)
 	}
-	if err = u.run(ctx, body); err != nil {
+	if err != nil {
 		return resp, err
 	}
 	return BlobClientUploadBlobResponse{Digest: u.digest, Size: u.sent}, nil
@@ -195,6 +231,50 @@ func hashFrom(r io.Reader, s io.Seeker, start int64) (string, error) {
 	return d.Digest(), nil
 }
 
+// hashFile returns the digest of size bytes of f from off, in the
+// algorithm of want (sha256 when want is ""), reading with ReadAt. It stops
+// early when ctx ends.
+func hashFile(ctx context.Context, f *os.File, off, size int64, want string) (string, error) {
+	d := newSHA256Digester()
+	if want != "" {
+		var err error
+		if d, err = newDigester(want); err != nil {
+			return "", err
+		}
+	}
+	// Large reads: a file is read here at memory speed, and each read is a
+	// system call.
+	buf := make([]byte, min(size, 1<<20))
+	for done := int64(0); done < size; {
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		n, err := f.ReadAt(buf[:min(int64(len(buf)), size-done)], off+done)
+		d.Write(buf[:n])
+		done += int64(n)
+		if err == io.EOF && done < size {
+			return "", fmt.Errorf("%w: the file held %d bytes from offset %d, its size said %d", ErrSizeMismatch, done, off, size)
+		}
+		if err != nil && err != io.EOF {
+			return "", err
+		}
+	}
+	return d.Digest(), nil
+}
+
+// holds reports whether the registry has the blob digest (of size bytes,
+// when size is not -1), and its size there.
+func (c *BlobClient) holds(ctx context.Context, name, digest string, size int64) (int64, bool, error) {
+	exists, err := c.CheckBlobExists(ctx, name, digest, nil)
+	if err != nil {
+		return 0, false, err
+	}
+	if exists.Exists && exists.ContentLength != nil && (size < 0 || *exists.ContentLength == size) {
+		return *exists.ContentLength, true, nil
+	}
+	return 0, false, nil
+}
+
 // blobUpload is one UploadBlob in progress.
 type blobUpload struct {
 	client    *BlobClient
@@ -216,14 +296,7 @@ type blobUpload struct {
 }
 
 func (u *blobUpload) run(ctx context.Context, body io.Reader) (err error) {
-	defer func() {
-		if err != nil && u.location != "" {
-			// Free the session; the caller's ctx may be what failed.
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			_, _ = u.client.CancelUpload(cctx, u.location, nil)
-			cancel()
-		}
-	}()
+	defer u.abandonOnError(ctx, &err)
 
 	// One byte more than a chunk: reading past a full chunk tells whether
 	// it is the last, so a blob of exactly one chunk still goes whole.
@@ -239,12 +312,8 @@ func (u *blobUpload) run(ctx context.Context, body io.Reader) (err error) {
 	if last {
 		return u.whole(ctx, data)
 	}
-	if u.location == "" {
-		st, err := u.client.StartUpload(ctx, u.name, nil)
-		if err != nil {
-			return err
-		}
-		u.location = *st.Location
+	if err := u.open(ctx); err != nil {
+		return err
 	}
 	u.bufs[1] = make([]byte, bufSize)
 	for {
@@ -265,7 +334,7 @@ func (u *blobUpload) run(ctx context.Context, body io.Reader) (err error) {
 		} else {
 			close(ahead)
 		}
-		err := u.chunk(ctx, data)
+		err := u.chunk(ctx, int64(len(data)), func(skip int64) *chunkBody { return memoryChunk(data[skip:]) })
 		<-ahead
 		if err != nil {
 			return err
@@ -280,10 +349,113 @@ func (u *blobUpload) run(ctx context.Context, body io.Reader) (err error) {
 			break
 		}
 	}
+	return u.complete(ctx)
+}
+
+// runFile uploads u.total bytes of file from off, one chunk-sized range
+// per PATCH, each sent straight from the file. With hash, another goroutine
+// hashes the file meanwhile: the digest completes the upload (and is
+// checked against u.want when that was given). With check, once the digest
+// is known and the registry turns out to have the blob already, the upload
+// stops there and is cancelled (skipped is true).
+func (u *blobUpload) runFile(ctx context.Context, file *os.File, off int64, hash, check bool) (skipped bool, err error) {
+	var (
+		hashed  = make(chan struct{})
+		digest  string
+		hashErr error
+	)
+	if hash {
+		hctx, stop := context.WithCancel(ctx)
+		go func() {
+			defer close(hashed)
+			digest, hashErr = hashFile(hctx, file, off, u.total, u.want)
+		}()
+		defer func() { stop(); <-hashed }()
+	} else {
+		close(hashed)
+		digest = u.want
+	}
+	// The deferred cancellation runs before the hashing is stopped (LIFO):
+	// both must end before UploadBlob closes the file.
+	defer u.abandonOnError(ctx, &err)
+	if err := u.open(ctx); err != nil {
+		return false, err
+	}
+	for u.sent < u.total {
+		start, size := off+u.sent, min(u.chunkSize, u.total-u.sent)
+		err := u.chunk(ctx, size, func(skip int64) *chunkBody { return fileChunk(file, start+skip, size-skip) })
+		if err != nil {
+			return false, err
+		}
+		if !check || u.sent == u.total {
+			continue
+		}
+		select {
+		case <-hashed:
+			check = false
+			if hashErr != nil {
+				return false, hashErr
+			}
+			if _, ok, err := u.client.holds(ctx, u.name, digest, u.total); err == nil && ok {
+				// Sending the rest would be wasted: free the session.
+				u.digest = digest
+				u.abandon(ctx)
+				u.progress(u.total, u.total)
+				return true, nil
+			}
+		default:
+		}
+	}
+	<-hashed
+	if hashErr != nil {
+		return false, hashErr
+	}
+	if u.want != "" && digest != u.want {
+		return false, &DigestMismatchError{Expected: u.want, Actual: digest}
+	}
+	u.want = digest
+	return false, u.complete(ctx)
+}
+
+// abandonOnError cancels the session when the upload failed, so that the
+// registry frees what it holds.
+func (u *blobUpload) abandonOnError(ctx context.Context, err *error) {
+	if *err != nil {
+		u.abandon(ctx)
+	}
+}
+
+// abandon cancels the session, if one is open.
+func (u *blobUpload) abandon(ctx context.Context) {
+	if u.location == "" {
+		return
+	}
+	// The caller's ctx may be what failed.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	_, _ = u.client.CancelUpload(cctx, u.location, nil)
+	cancel()
+	u.location = ""
+}
+
+// open starts the session, unless a declined mount already opened one.
+func (u *blobUpload) open(ctx context.Context) error {
+	if u.location != "" {
+		return nil
+	}
+	st, err := u.client.StartUpload(ctx, u.name, nil)
+	if err != nil {
+		return err
+	}
+	u.location = *st.Location
+	return nil
+}
+
+// complete checks what was sent and commits the blob.
+func (u *blobUpload) complete(ctx context.Context) error {
 	if err := u.finish(); err != nil {
 		return err
 	}
-	_, err = u.client.CompleteUpload(ctx, u.location, u.digest, nil)
+	_, err := u.client.CompleteUpload(ctx, u.location, u.digest, nil)
 	if err != nil && u.committed(ctx) {
 		// The registry stored the blob but its answer was lost, and the
 		// retried completion found no session: the blob is there.
@@ -355,16 +527,12 @@ func (u *blobUpload) whole(ctx context.Context, data []byte) error {
 	}
 	var err error
 	for attempt := 1; attempt <= chunkAttempts; attempt++ {
-		if u.location == "" { // else a session opened by a declined mount
-			st, err := u.client.StartUpload(ctx, u.name, nil)
-			if err != nil {
-				return err
-			}
-			u.location = *st.Location
+		if err = u.open(ctx); err != nil {
+			return err
 		}
-		_, err = u.client.CompleteUpload(noRetry(ctx), u.location, u.digest, &BlobClientCompleteUploadOptions{
-			Value: streaming.NopCloser(bytes.NewReader(data)),
-		})
+		body := memoryChunk(data)
+		_, err = u.client.CompleteUpload(noRetry(ctx), u.location, u.digest, &BlobClientCompleteUploadOptions{Value: body})
+		body.end()
 		if err == nil {
 			u.location = ""
 			u.progress(u.sent, u.sent)
@@ -380,25 +548,24 @@ func (u *blobUpload) whole(ctx context.Context, data []byte) error {
 		if berr := backOff(ctx, err, attempt); berr != nil {
 			return berr
 		}
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		_, _ = u.client.CancelUpload(cctx, u.location, nil)
-		cancel()
-		u.location = ""
+		u.abandon(ctx) // a fresh session for the next attempt
 	}
 	return err
 }
 
-// chunk sends data, which starts at u.sent, resuming after failures from
-// what the session reports it holds.
-func (u *blobUpload) chunk(ctx context.Context, data []byte) error {
+// chunk sends the size bytes that start at u.sent, resuming after failures
+// from what the session reports it holds. bodyAt gives each attempt its
+// body: the chunk without the skip bytes the session already has.
+func (u *blobUpload) chunk(ctx context.Context, size int64, bodyAt func(skip int64) *chunkBody) error {
 	base := u.sent
-	done := 0
+	var done int64
 	for attempt := 1; ; attempt++ {
-		part := data[done:]
-		start, end := base+int64(done), base+int64(len(data))-1
-		resp, err := u.client.UploadChunk(noRetry(ctx), u.location, streaming.NopCloser(bytes.NewReader(part)), &BlobClientUploadChunkOptions{
+		start, end := base+done, base+size-1
+		body := bodyAt(done)
+		resp, err := u.client.UploadChunk(noRetry(ctx), u.location, body, &BlobClientUploadChunkOptions{
 			RangeStart: &start, RangeEnd: &end,
 		})
+		body.end()
 		if err == nil {
 			if resp.Location == nil {
 				return fmt.Errorf("%w: the registry accepted a chunk without a Location", ErrInvalidLocation)
@@ -412,19 +579,18 @@ func (u *blobUpload) chunk(ctx context.Context, data []byte) error {
 		if berr := backOff(ctx, err, attempt); berr != nil {
 			return berr
 		}
-		held, serr := u.status(ctx, base+int64(done))
+		held, serr := u.status(ctx, base+done)
 		if serr != nil {
 			return fmt.Errorf("%w (and the upload status could not be read: %v)", err, serr)
 		}
-		if held < base || held > base+int64(len(data)) {
-			return fmt.Errorf("azacr: cannot resume upload: the registry holds %d bytes, expected between %d and %d: %w", held, base, base+int64(len(data)), err)
+		if held < base || held > base+size {
+			return fmt.Errorf("azacr: cannot resume upload: the registry holds %d bytes, expected between %d and %d: %w", held, base, base+size, err)
 		}
-		done = int(held - base)
-		if done == len(data) {
+		if done = held - base; done == size {
 			break // the failed request had in fact delivered everything
 		}
 	}
-	u.sent = base + int64(len(data))
+	u.sent = base + size
 	u.progress(u.sent, u.total)
 	return nil
 }

@@ -446,8 +446,8 @@ func TestFaultLoad(t *testing.T) {
 	c := newTestBlobClient(t, srv, srv.Credential())
 	rng := rand.New(rand.NewPCG(1, 2))
 	type item struct {
-		data     []byte
-		seekable bool
+		data []byte
+		kind int // 0: seekable reader, 1: stream, 2: file
 	}
 	items := make([]item, n)
 	for i := range items {
@@ -459,9 +459,10 @@ func TestFaultLoad(t *testing.T) {
 		for j := range data {
 			data[j] = byte(rng.Uint32())
 		}
-		items[i] = item{data: data, seekable: i%2 == 0}
+		items[i] = item{data: data, kind: i % 3}
 	}
 	srv.InjectRandomFaults(0.1, 7)
+	files := t.TempDir()
 
 	var upOK, upErr, downOK, downErr, corrupt atomic.Int32
 	uploaded := make([]string, n)
@@ -479,8 +480,22 @@ func TestFaultLoad(t *testing.T) {
 	}
 	work(func(i int) {
 		var body io.Reader = bytes.NewReader(items[i].data)
-		if !items[i].seekable {
+		switch items[i].kind {
+		case 1:
 			body = plainReader{body}
+		case 2:
+			path := filepath.Join(files, fmt.Sprint(i))
+			if err := os.WriteFile(path, items[i].data, 0o600); err != nil {
+				t.Error(err)
+				return
+			}
+			f, err := os.Open(path)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer f.Close()
+			body = f
 		}
 		res, err := c.UploadBlob(context.Background(), "load", body, &BlobClientUploadBlobOptions{ChunkSize: 256 << 10})
 		if err != nil {

@@ -81,7 +81,7 @@ func newPipelineClient(endpoint string, cred azcore.TokenCredential, clientOptio
 	client, err := azcore.NewClient(moduleName, moduleVersion, runtime.PipelineOptions{
 		AllowedHeaders:         loggedHeaders,
 		AllowedQueryParameters: loggedQueryParameters,
-		PerRetry:               []policy.Policy{auth},
+		PerRetry:               []policy.Policy{auth, sendPolicy{}},
 		Tracing:                runtime.TracingOptions{Namespace: "Microsoft.ContainerRegistry"},
 	}, &opts)
 	if err != nil {

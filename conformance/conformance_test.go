@@ -96,6 +96,17 @@ func sameContent(t *testing.T, want []byte, r io.Reader) bool {
 	}
 }
 
+// openTemp writes data to a new file and returns it open for reading.
+func openTemp(t *testing.T, data []byte) *os.File {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "upload")
+	require.NoError(t, os.WriteFile(path, data, 0o600))
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
 // sameFile reports whether the file at path holds exactly want.
 func sameFile(t *testing.T, want []byte, path string) bool {
 	t.Helper()
@@ -164,13 +175,18 @@ func TestBlobUploadDownloadMatrix(t *testing.T) {
 		c := r.BlobClient(t)
 		unauthorized := 0
 		for _, size := range sizes {
-			for _, seekable := range []bool{true, false} {
-				name := fmt.Sprintf("%dB-seekable-%v", size, seekable)
-				repo := fmt.Sprintf("matrix/b%d-%v", size, seekable)
-				data := confBytes(size, map[bool]uint64{true: 1, false: 2}[seekable])
-				var body io.Reader = bytes.NewReader(data)
-				if !seekable {
-					body = onlyReader{body}
+			for i, kind := range []string{"seekable", "stream", "file"} {
+				name := fmt.Sprintf("%dB-%s", size, kind)
+				repo := fmt.Sprintf("matrix/b%d-%s", size, kind)
+				data := confBytes(size, uint64(i+1))
+				var body io.Reader
+				switch kind {
+				case "seekable":
+					body = bytes.NewReader(data)
+				case "stream":
+					body = onlyReader{bytes.NewReader(data)}
+				case "file":
+					body = openTemp(t, data)
 				}
 				r.Log.Reset()
 				res, err := c.UploadBlob(t.Context(), repo, body, &azacr.BlobClientUploadBlobOptions{ChunkSize: chunk})
@@ -184,7 +200,7 @@ func TestBlobUploadDownloadMatrix(t *testing.T) {
 					patches = (size + chunk - 1) / chunk
 				}
 				heads := 0
-				if seekable && size > chunk {
+				if kind == "seekable" && size > chunk {
 					heads = 1
 				}
 				// Answered registry requests only: a 401 is a try the client
@@ -199,7 +215,13 @@ func TestBlobUploadDownloadMatrix(t *testing.T) {
 				assert.Equal(t, 1, m[http.MethodPost], "%s POSTs\n%s", name, r.Log)
 				assert.Equal(t, patches, m[http.MethodPatch], "%s PATCHes\n%s", name, r.Log)
 				assert.Equal(t, 1, m[http.MethodPut], "%s PUTs\n%s", name, r.Log)
-				assert.Equal(t, heads, m[http.MethodHead], "%s HEADs\n%s", name, r.Log)
+				if kind == "file" && size > chunk {
+					// Hashed while it is sent: a HEAD once the digest is
+					// known, if chunks are left to save.
+					assert.LessOrEqual(t, m[http.MethodHead], 1, "%s HEADs\n%s", name, r.Log)
+				} else {
+					assert.Equal(t, heads, m[http.MethodHead], "%s HEADs\n%s", name, r.Log)
+				}
 
 				downloadAll(t, c, repo, res.Digest, data, 256<<10)
 				// No range of an empty blob exists; distribution then
@@ -237,6 +259,7 @@ func TestLargeBlob64MiB(t *testing.T) {
 	}{
 		{"token-tls-seekable", true, true},
 		{"token-http-stream", false, false},
+		{"token-http-file", false, true}, // sent by sendfile(2)
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -245,7 +268,10 @@ func TestLargeBlob64MiB(t *testing.T) {
 			c := r.BlobClient(t)
 			data := confBytes(size, uint64(i))
 			var body io.Reader = bytes.NewReader(data)
-			if !tc.seekable {
+			switch {
+			case strings.HasSuffix(tc.name, "-file"):
+				body = openTemp(t, data)
+			case !tc.seekable:
 				body = onlyReader{body}
 			}
 			res, err := c.UploadBlob(t.Context(), "big/blob", body, nil)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -170,10 +171,26 @@ func TestFaultLoadThroughResettingProxy(t *testing.T) {
 		wg.Wait()
 	}
 	ctx := context.Background()
+	files := t.TempDir()
 	run(func(i int) {
 		var body io.Reader = bytes.NewReader(blobs[i])
-		if i%2 == 1 {
+		switch i % 3 {
+		case 1:
 			body = io.MultiReader(body) // hides Seek: a stream read once
+		case 2:
+			// A file: its chunks go out by sendfile(2), into the resets.
+			path := filepath.Join(files, fmt.Sprint(i))
+			if err := os.WriteFile(path, blobs[i], 0o600); err != nil {
+				t.Error(err)
+				return
+			}
+			f, err := os.Open(path)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer f.Close()
+			body = f
 		}
 		res, err := client.UploadBlob(ctx, "load", body, &azacr.BlobClientUploadBlobOptions{ChunkSize: chunk})
 		if err != nil {

@@ -644,7 +644,7 @@ func (e *benchEnv) runRSS(ctx context.Context, c rssConfig) ([]rssRow, error) {
 			wipe  bool
 		}{
 			{"none (client built, idle: the process floor)", withOp(base, "idle", "", 0, 0), true},
-			{"UploadBlob (bare reader)", withOp(base, "push", "", 0, 0), false},
+			{"UploadBlob (bare reader)", withOp(base, "push", "", 0, 0).streamed(), false},
 			{"GetBlob → io.Discard", withOp(base, "pull", "", 0, 0), false},
 			{"DownloadBlob, concurrency 4", withOp(base, "download", filepath.Join(e.tmp, "rss-download.bin"), 4, c.block), false},
 		}
@@ -682,6 +682,12 @@ func withOp(a opArgs, op, file string, concurrency int, block int64) opArgs {
 	if file != "" {
 		a.file = file
 	}
+	return a
+}
+
+// streamed hides the file behind a bare io.Reader for a push.
+func (a opArgs) streamed() opArgs {
+	a.stream = true
 	return a
 }
 

@@ -224,7 +224,7 @@ func prepare(ctx context.Context, a opArgs) (func() (opResult, error), error) {
 		return nil, err
 	}
 	switch a.client {
-	case "azacr":
+	case "azacr", "azacr-stream":
 		return prepareAzacr(ctx, a, tr)
 	case "oras":
 		return prepareOras(ctx, a, tr)
@@ -255,14 +255,17 @@ func prepareAzacr(ctx context.Context, a opArgs, tr *http.Transport) (func() (op
 		return func() (opResult, error) { return opResult{Bytes: a.size}, nil }, nil
 	case "push":
 		return func() (opResult, error) {
-			f, err := os.Open(a.file)
+			// "azacr" gets what the peers get (the *os.File, or with -stream
+			// a bare reader); "azacr-stream" always a bare reader, the
+			// streaming path (no size, no pre-hash, read-ahead buffers).
+			a := a
+			a.stream = a.stream || a.client == "azacr-stream"
+			in, err := openInput(a)
 			if err != nil {
 				return opResult{}, err
 			}
-			defer f.Close()
-			// Always a bare reader: the streaming path (no size, no
-			// pre-hash, 4 MiB chunks) is the one being measured.
-			resp, err := cl.UploadBlob(ctx, a.repo, streamReader{f}, nil)
+			defer in.Close()
+			resp, err := cl.UploadBlob(ctx, a.repo, in, nil)
 			return opResult{Bytes: resp.Size, Digest: resp.Digest}, err
 		}, nil
 	case "pull":
