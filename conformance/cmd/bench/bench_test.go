@@ -164,8 +164,8 @@ func TestBenchSmoke(t *testing.T) {
 		}
 	}
 
-	if len(rsss) != 4 {
-		t.Fatalf("%d rss rows, want idle, upload, get and download", len(rsss))
+	if len(rsss) != 5 {
+		t.Fatalf("%d rss rows, want idle, upload from a reader and from a file, get and download", len(rsss))
 	}
 	for _, r := range rsss {
 		if runtime.GOOS != "linux" {

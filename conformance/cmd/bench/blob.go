@@ -645,6 +645,7 @@ func (e *benchEnv) runRSS(ctx context.Context, c rssConfig) ([]rssRow, error) {
 		}{
 			{"none (client built, idle: the process floor)", withOp(base, "idle", "", 0, 0), true},
 			{"UploadBlob (bare reader)", withOp(base, "push", "", 0, 0).streamed(), false},
+			{"UploadBlob (*os.File)", withOp(base, "push", "", 0, 0), true},
 			{"GetBlob → io.Discard", withOp(base, "pull", "", 0, 0), false},
 			{"DownloadBlob, concurrency 4", withOp(base, "download", filepath.Join(e.tmp, "rss-download.bin"), 4, c.block), false},
 		}
