@@ -148,7 +148,8 @@ const DefaultChunkSize = 4 << 20
 // BlobClient.UploadBlob.
 type BlobClientUploadBlobOptions struct {
 	// ChunkSize is the size of each PATCH; zero means DefaultChunkSize.
-	// Memory use is about twice the chunk size, whatever the blob size.
+	// Memory use is about twice the chunk size, whatever the blob size
+	// (none for an *os.File of more than one chunk, sent from the file).
 	ChunkSize int64
 	// Digest, when known in advance, lets UploadBlob skip a blob the
 	// registry already has, and is checked against the uploaded content.
@@ -157,8 +158,10 @@ type BlobClientUploadBlobOptions struct {
 	// the blob. Without it, UploadBlob asks first whenever it knows the
 	// digest before sending: when Digest is set, or when the body is an
 	// io.ReadSeeker larger than one chunk (it then hashes the body once
-	// before uploading). A blob of one chunk or less is simply sent: asking
-	// would cost as many requests as sending it.
+	// before uploading). An *os.File is hashed while it is sent instead,
+	// and UploadBlob asks as soon as the hash is done, sending no further
+	// chunk if the registry has the blob. A blob of one chunk or less is
+	// simply sent: asking would cost as many requests as sending it.
 	SkipExistenceCheck bool
 	// MountFrom names a repository of the same registry that may hold the
 	// blob. When the digest is known (Digest, or a seekable body),
