@@ -446,7 +446,8 @@ func jwtExpiry(token string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("azacr: token payload is not JSON: %w", err)
 	}
 	secs, err := c.Exp.Float64()
-	if err != nil || secs <= 0 || secs > 1e11 {
+	// Below one second the claim would truncate to the epoch itself.
+	if err != nil || secs < 1 || secs > 1e11 {
 		return time.Time{}, errors.New("azacr: token has no usable exp claim")
 	}
 	return time.Unix(int64(secs), 0), nil
