@@ -172,8 +172,7 @@ func (c *BlobClient) UploadBlob(ctx context.Context, name string, body io.Reader
 		// (WIRE.md c.4).
 		u.location = *m.Location
 	}
-	switch {
-	case file != nil:
+	if file != nil {
 		// Hash while sending, to check a digest given in advance, or to
 		// learn the digest (and then whether the registry has the blob).
 		hash := opts.Digest != "" || known == ""
@@ -186,14 +185,14 @@ func (c *BlobClient) UploadBlob(ctx context.Context, name string, body io.Reader
 		if skipped && err == nil {
 			return BlobClientUploadBlobResponse{Digest: u.digest, Size: total, Skipped: true}, nil
 		}
-	case opts.Digest != "":
-		// The caller's digest is a claim about the body: check it.
-		u.hasher, _ = newDigester(opts.Digest)
-		err = u.run(ctx, body)
-	case known == "":
-		u.hasher = newSHA256Digester()
-		err = u.run(ctx, body)
-	default:
+	} else {
+		switch {
+		case opts.Digest != "":
+			// The caller's digest is a claim about the body: check it.
+			u.hasher, _ = newDigester(opts.Digest)
+		case known == "":
+			u.hasher = newSHA256Digester()
+		}
 		err = u.run(ctx, body)
 	}
 	if err != nil {
