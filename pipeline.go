@@ -73,6 +73,9 @@ func newPipelineClient(endpoint string, cred azcore.TokenCredential, clientOptio
 
 	tokenOpts := opts
 	tokenOpts.Logging.IncludeBody = false // token bodies are secrets
+	// Token requests carry the Entra token, refresh tokens or a password:
+	// they never follow a redirect, to any origin.
+	tokenOpts.Transport = withoutRedirects(opts.Transport)
 	tokenPipeline := runtime.NewPipeline(moduleName, moduleVersion, runtime.PipelineOptions{
 		AllowedHeaders: loggedHeaders, AllowedQueryParameters: loggedQueryParameters,
 	}, &tokenOpts)
@@ -136,6 +139,9 @@ func defaultTransport() *http.Transport {
 	t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	t.MaxIdleConns = 100
 	t.MaxIdleConnsPerHost = 16
+	// ACR's response headers fit in a few KiB; net/http's default allows
+	// 10 MiB per response, which a hostile registry could fill each time.
+	t.MaxResponseHeaderBytes = 1 << 20
 	return t
 }
 
