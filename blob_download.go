@@ -135,7 +135,8 @@ func (c *BlobClient) getRange(ctx context.Context, name, digest string, start, e
 // rangeRequest builds a blob GET whose body is streamed, not buffered,
 // with a Range unless the whole blob is asked for.
 func (c *BlobClient) rangeRequest(ctx context.Context, name, digest string, start, end int64) (*policy.Request, error) {
-	req, err := newRequest(ctx, c.endpoint, http.MethodGet, blobPath(name, digest), repositoryScope(name, "pull"))
+	// The body is streamed to the caller, verified by length and digest.
+	req, err := newRequest(streamed(ctx), c.endpoint, http.MethodGet, blobPath(name, digest), repositoryScope(name, "pull"))
 	if err != nil {
 		return nil, err
 	}

@@ -318,7 +318,7 @@ func (c *ContainerRegistryClient) GetManifest(ctx context.Context, name string, 
 	if err = ValidateReference(reference); err != nil {
 		return resp, err
 	}
-	req, err := newRequest(ctx, c.endpoint, http.MethodGet, manifestPath(name, reference), repositoryScope(name, "pull"))
+	req, err := newRequest(streamed(ctx), c.endpoint, http.MethodGet, manifestPath(name, reference), repositoryScope(name, "pull"))
 	if err != nil {
 		return resp, err
 	}

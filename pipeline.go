@@ -69,13 +69,14 @@ func newPipelineClient(endpoint string, cred azcore.TokenCredential, clientOptio
 		audience = DefaultAudience
 	}
 	opts := clientOptions // a copy: never write into the caller's options
-	opts.Transport = withSafeRedirects(opts.Transport)
+	transport := withSafeRedirects(opts.Transport)
+	opts.Transport = bodyLimitTransport{next: transport, limit: metadataBodyLimit}
 
 	tokenOpts := opts
 	tokenOpts.Logging.IncludeBody = false // token bodies are secrets
 	// Token requests carry the Entra token, refresh tokens or a password:
 	// they never follow a redirect, to any origin.
-	tokenOpts.Transport = withoutRedirects(opts.Transport)
+	tokenOpts.Transport = bodyLimitTransport{next: withoutRedirects(transport), limit: tokenResponseLimit}
 	tokenPipeline := runtime.NewPipeline(moduleName, moduleVersion, runtime.PipelineOptions{
 		AllowedHeaders: loggedHeaders, AllowedQueryParameters: loggedQueryParameters,
 	}, &tokenOpts)
