@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -175,6 +176,41 @@ func (s *Server) verify(token, kind string) (claims, error) {
 	return c, nil
 }
 
+var errWrongAudience = errors.New("token was issued for another registry")
+
+// verifyRefresh checks an ACR refresh token, which is valid only at the
+// registry named by its audience.
+func (s *Server) verifyRefresh(token string) (claims, error) {
+	c, err := s.verify(token, "refresh")
+	if err == nil && c.Audience != s.service {
+		err = errWrongAudience
+	}
+	return c, err
+}
+
+// checkService checks the service parameter of a token request against
+// the registry's service, and answers the request when it fails.
+//
+// ACR checks service against its login server name. A request without one
+// is malformed, so it gets 400 like the other missing or unsupported
+// parameters. A request naming another registry is well formed but asks
+// for credentials this registry cannot grant, since ACR binds every token
+// it issues to its login server name (the aud claim); so it is refused as
+// an authentication failure, 401 UNAUTHORIZED, like a token for the wrong
+// audience. ACR's documentation does not say which status it sends here.
+func (s *Server) checkService(w http.ResponseWriter, params url.Values) bool {
+	svc := params.Get("service")
+	switch {
+	case svc == s.service:
+		return true
+	case svc == "":
+		writeError(w, http.StatusBadRequest, CodeUnsupported, "missing service parameter", NoDetail)
+	default:
+		writeError(w, http.StatusUnauthorized, CodeUnauthorized, fmt.Sprintf("service %q is not this registry (%s)", svc, s.service), NoDetail)
+	}
+	return false
+}
+
 // handleExchange serves POST /oauth2/exchange: an Entra access token for an
 // ACR refresh token (WIRE.md a.2).
 func (s *Server) handleExchange(w http.ResponseWriter, r *http.Request, entry *Request) {
@@ -193,8 +229,7 @@ func (s *Server) handleExchange(w http.ResponseWriter, r *http.Request, entry *R
 		writeError(w, http.StatusBadRequest, CodeUnsupported, fmt.Sprintf("unsupported grant_type %q", grant), NoDetail)
 		return
 	}
-	if svc := r.PostForm.Get("service"); svc != s.Host {
-		writeError(w, http.StatusBadRequest, CodeUnsupported, fmt.Sprintf("service %q is not this registry", svc), NoDetail)
+	if !s.checkService(w, r.PostForm) {
 		return
 	}
 	aad, err := s.verify(r.PostForm.Get("access_token"), "aad")
@@ -217,7 +252,7 @@ func (s *Server) handleExchange(w http.ResponseWriter, r *http.Request, entry *R
 	now := s.now()
 	issued := now.Add(-15 * time.Minute)
 	rt := s.sign(claims{
-		Kind: "refresh", Subject: aad.Subject, Issuer: "Azure Container Registry", Audience: s.Host,
+		Kind: "refresh", Subject: aad.Subject, Issuer: "Azure Container Registry", Audience: s.service,
 		IssuedAt: issued.Unix(), NotBefore: issued.Unix(), Expiry: now.Add(s.opts.RefreshTokenLifetime).Unix(),
 		GrantType:   "refresh_token",
 		Permissions: map[string]any{"actions": []string{"*"}},
@@ -244,7 +279,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, entry *Requ
 		if user == nullGUID {
 			// docker login with an ACR refresh token as the password
 			// (WIRE.md a.5).
-			rc, err := s.verify(pass, "refresh")
+			rc, err := s.verifyRefresh(pass)
 			if err != nil {
 				entry.Auth = "invalid"
 				s.challengeBasic(w)
@@ -262,8 +297,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, entry *Requ
 			entry.Auth = "basic"
 			subject, identity = u.Name, u.Name
 		}
-		if r.URL.Query().Get("service") != s.Host {
-			writeError(w, http.StatusBadRequest, CodeUnsupported, "service is not this registry", NoDetail)
+		if !s.checkService(w, r.URL.Query()) {
 			return
 		}
 		scopes = splitScopes(r.URL.Query()["scope"])
@@ -272,14 +306,13 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, entry *Requ
 			writeError(w, http.StatusBadRequest, CodeUnsupported, "malformed form body", NoDetail)
 			return
 		}
-		if svc := r.PostForm.Get("service"); svc != s.Host {
-			writeError(w, http.StatusBadRequest, CodeUnsupported, fmt.Sprintf("service %q is not this registry", svc), NoDetail)
+		if !s.checkService(w, r.PostForm) {
 			return
 		}
 		scopes = splitScopes(r.PostForm["scope"])
 		switch grant := r.PostForm.Get("grant_type"); grant {
 		case "refresh_token":
-			rc, err := s.verify(r.PostForm.Get("refresh_token"), "refresh")
+			rc, err := s.verifyRefresh(r.PostForm.Get("refresh_token"))
 			if err != nil {
 				entry.Auth = "invalid"
 				writeError(w, http.StatusUnauthorized, CodeUnauthorized, "invalid refresh token: "+err.Error(), NoDetail)
@@ -319,7 +352,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, entry *Requ
 	}
 	now := s.now()
 	at := s.sign(claims{
-		Kind: "access", Subject: subject, Issuer: "Azure Container Registry", Audience: s.Host,
+		Kind: "access", Subject: subject, Issuer: "Azure Container Registry", Audience: s.service,
 		IssuedAt: now.Unix(), NotBefore: now.Unix(), Expiry: now.Add(lifetime).Unix(),
 		GrantType: "access_token", Access: access, Identity: identity,
 	})
@@ -346,7 +379,7 @@ func (s *Server) signAnonymous(token string) string {
 
 // challengeBasic answers a Basic login that is missing or wrong.
 func (s *Server) challengeBasic(w http.ResponseWriter) {
-	w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Basic realm="https://%s/oauth2/token",service="%s"`, s.Host, s.Host))
+	w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Basic realm="%s",service="%s"`, s.realm, s.service))
 	writeError(w, http.StatusUnauthorized, CodeUnauthorized, "authentication required, visit https://aka.ms/acr/authorization for more information.", NoDetail)
 }
 
@@ -456,7 +489,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, entry *Reques
 		return false
 	}
 	c, err := s.verify(token, "access")
-	if err != nil || c.Audience != s.Host {
+	if err != nil || c.Audience != s.service {
 		entry.Auth = "invalid"
 		s.challenge(w, need, "invalid_token")
 		return false
@@ -494,7 +527,7 @@ func granted(c claims, sc scope, action string) bool {
 // challenge writes ACR's 401 with WWW-Authenticate (WIRE.md a.1): no spaces
 // between parameters, every value quoted, several scopes space-separated.
 func (s *Server) challenge(w http.ResponseWriter, need []scope, errParam string) {
-	h := fmt.Sprintf(`Bearer realm="https://%s/oauth2/token",service="%s"`, s.Host, s.Host)
+	h := fmt.Sprintf(`Bearer realm="%s",service="%s"`, s.realm, s.service)
 	var detail any = NullDetail
 	if len(need) > 0 {
 		names := make([]string, len(need))

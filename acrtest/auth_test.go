@@ -102,7 +102,7 @@ func jsonKeys(t *testing.T, body []byte) []string {
 func refreshToken(t *testing.T, srv *Server) string {
 	t.Helper()
 	rt := postForm(t, srv, "/oauth2/exchange", url.Values{
-		"grant_type": {"access_token"}, "service": {srv.Host}, "access_token": {aadToken(t, srv, ACRAudience+"/.default")},
+		"grant_type": {"access_token"}, "service": {srv.Service()}, "access_token": {aadToken(t, srv, ACRAudience+"/.default")},
 	})["refresh_token"]
 	require.NotEmpty(t, rt)
 	return rt
@@ -451,7 +451,7 @@ func TestExchangeRejects(t *testing.T) {
 		body   string
 		status int
 	}{
-		{"wrong service", form("other.azurecr.io", good), http.StatusBadRequest},
+		{"wrong service", form("other.azurecr.io", good), http.StatusUnauthorized},
 		{"missing service", "grant_type=access_token&access_token=" + good, http.StatusBadRequest},
 		{"wrong grant", "grant_type=client_credentials&service=" + url.QueryEscape(srv.Host) + "&access_token=" + good, http.StatusBadRequest},
 		{"storage audience", form(srv.Host, aadToken(t, srv, "https://storage.azure.com/.default")), http.StatusUnauthorized},
@@ -570,8 +570,14 @@ func TestBasicToken(t *testing.T) {
 	}
 
 	t.Run("wrong service", func(t *testing.T) {
-		resp, _ := basicToken(t, srv, "admin", "admin-pw", "other.azurecr.io", "registry:catalog:*")
+		resp, body := basicToken(t, srv, "admin", "admin-pw", "other.azurecr.io", "registry:catalog:*")
+		require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+		require.Equal(t, CodeUnauthorized, errorCode(t, body))
+	})
+	t.Run("no service", func(t *testing.T) {
+		resp, body := basicToken(t, srv, "admin", "admin-pw", "", "registry:catalog:*")
 		require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+		require.Equal(t, CodeUnsupported, errorCode(t, body))
 	})
 }
 

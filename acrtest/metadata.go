@@ -328,7 +328,7 @@ func (s *Server) handleListTags(w http.ResponseWriter, r *http.Request, entry *R
 		}
 		w.Header().Set("Link", metaLink("/acr/v1/"+name+"/_tags", params))
 	}
-	writeJSON(w, http.StatusOK, metaTagList{Registry: s.Host, ImageName: name, Tags: page})
+	writeJSON(w, http.StatusOK, metaTagList{Registry: s.service, ImageName: name, Tags: page})
 }
 
 // handleTag serves GET, PATCH and DELETE /acr/v1/{name}/_tags/{tag}
@@ -366,7 +366,7 @@ func (s *Server) handleTag(w http.ResponseWriter, r *http.Request, entry *Reques
 	switch r.Method {
 	case http.MethodGet, http.MethodPatch:
 		t.Attrs.apply(patch) // a GET's patch is empty
-		out := metaTagProperties{Registry: s.Host, ImageName: name, Tag: metaTagAttrs(t)}
+		out := metaTagProperties{Registry: s.service, ImageName: name, Tag: metaTagAttrs(t)}
 		s.state.mu.Unlock()
 		writeJSON(w, http.StatusOK, out)
 	case http.MethodDelete:
@@ -432,7 +432,7 @@ func (s *Server) handleListManifests(w http.ResponseWriter, r *http.Request, ent
 		params := [][2]string{{"last", page[len(page)-1].Digest}, {"n", strconv.Itoa(n)}, {"orderby", q.Get("orderby")}}
 		w.Header().Set("Link", metaLink("/acr/v1/"+name+"/_manifests", params))
 	}
-	writeJSON(w, http.StatusOK, metaManifestList{Registry: s.Host, ImageName: name, Manifests: page})
+	writeJSON(w, http.StatusOK, metaManifestList{Registry: s.service, ImageName: name, Manifests: page})
 }
 
 // handleManifestProperties serves GET and PATCH
@@ -467,7 +467,7 @@ func (s *Server) handleManifestProperties(w http.ResponseWriter, r *http.Request
 	if patch.QuarantineDetails != nil {
 		m.QuarantineDetails = *patch.QuarantineDetails
 	}
-	out := metaManifestProperties{Registry: s.Host, ImageName: name, Manifest: metaManifestAttrs(m, metaTagsByDigest(repo)[digest])}
+	out := metaManifestProperties{Registry: s.service, ImageName: name, Manifest: metaManifestAttrs(m, metaTagsByDigest(repo)[digest])}
 	s.state.mu.Unlock()
 	writeJSON(w, http.StatusOK, out)
 }
@@ -516,7 +516,7 @@ func metaContentDeletable(repo *repository) bool {
 
 func (s *Server) metaRepositoryAttributes(repo *repository) metaRepositoryAttributes {
 	return metaRepositoryAttributes{
-		Registry:             s.Host,
+		Registry:             s.service,
 		ImageName:            repo.Name,
 		CreatedTime:          formatTime(repo.Created),
 		LastUpdateTime:       formatTime(repo.Updated),

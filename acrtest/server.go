@@ -62,6 +62,19 @@ type Options struct {
 	// Now is the clock used for timestamps and token lifetimes. Nil means
 	// time.Now.
 	Now func() time.Time
+
+	// Service is the registry's login server name, such as
+	// "myregistry.azurecr.io": the service parameter of the server's
+	// challenges, the only service its token endpoints accept, and the
+	// audience of the tokens it issues. It need not resolve to the server;
+	// clients still connect to URL. Empty means Host, the listening
+	// address.
+	Service string
+	// Realm is the token endpoint URL the server's challenges name. Empty
+	// means "https://" + Host + "/oauth2/token", this server's own token
+	// endpoint. A client fetches tokens from the realm, so set it only to
+	// a URL that reaches this server.
+	Realm string
 }
 
 // User is a username/password identity for Basic authentication on
@@ -83,10 +96,12 @@ type User struct {
 // distribution API, answering with the status codes, headers and bodies that
 // ACR sends. Its methods are safe for concurrent use.
 type Server struct {
-	// URL is the registry endpoint, "https://127.0.0.1:port".
+	// URL is the registry endpoint, "https://127.0.0.1:port", set by
+	// Start.
 	URL string
-	// Host is the login server host name ("127.0.0.1:port"), the value
-	// of the service parameter in challenges and token requests.
+	// Host is the address the server listens on, "127.0.0.1:port", the
+	// host of URL, set by Start. It is also the service (see Service)
+	// unless Options.Service names another.
 	Host string
 
 	opts    Options
@@ -94,6 +109,9 @@ type Server struct {
 	storage *httptest.Server // blob redirect target; nil unless RedirectBlobs
 	cred    *Credential
 	key     []byte // HMAC key for the JWTs this server issues
+
+	service string // effective Options.Service, set by Start
+	realm   string // effective Options.Realm, set by Start
 
 	mu    sync.Mutex
 	state *registry
@@ -180,9 +198,33 @@ func (s *Server) Start() {
 	s.URL = s.ts.URL
 	u, _ := url.Parse(s.ts.URL)
 	s.Host = u.Host
+	s.service = s.opts.Service
+	if s.service == "" {
+		s.service = s.Host
+	}
+	s.realm = s.opts.Realm
+	if s.realm == "" {
+		s.realm = "https://" + s.Host + "/oauth2/token"
+	}
 	if s.storage != nil {
 		s.storage.StartTLS()
 	}
+}
+
+// Service returns the registry's service name: Options.Service, or Host
+// when that is empty. Challenges name it, token requests must name it, and
+// the tokens the server issues carry it as their audience. ACR's own
+// service is its login server name, such as "myregistry.azurecr.io". The
+// value is known once the server has started.
+func (s *Server) Service() string {
+	return s.service
+}
+
+// Realm returns the token endpoint URL that the server's challenges name:
+// Options.Realm, or "https://" + Host + "/oauth2/token" when that is empty.
+// The value is known once the server has started.
+func (s *Server) Realm() string {
+	return s.realm
 }
 
 // Close shuts the server down, waiting for in-flight requests.
