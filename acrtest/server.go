@@ -3,6 +3,7 @@ package acrtest
 import (
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -110,8 +111,9 @@ type Server struct {
 	cred    *Credential
 	key     []byte // HMAC key for the JWTs this server issues
 
-	service string // effective Options.Service, set by Start
-	realm   string // effective Options.Realm, set by Start
+	service string            // effective Options.Service, set by Start
+	realm   string            // effective Options.Realm, set by Start
+	cert    *x509.Certificate // served by both hosts, set by Start
 
 	mu    sync.Mutex
 	state *registry
@@ -193,7 +195,21 @@ func NewUnstartedServer(opts *Options) *Server {
 }
 
 // Start starts the registry (and the storage host, with RedirectBlobs).
+// Both present a certificate made for this server, valid for localhost,
+// 127.0.0.1, ::1 and the host names of Options.Service and Options.Realm.
 func (s *Server) Start() {
+	cert, err := newCertificate(hostName(s.opts.Service), hostName(s.opts.Realm))
+	if err != nil {
+		panic("acrtest: creating the TLS certificate: " + err.Error())
+	}
+	s.cert = cert.Leaf
+	// httptest serves the first certificate of TLS, and its Client trusts
+	// that certificate; one certificate for both hosts makes that client
+	// trust the storage host as well.
+	s.ts.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	if s.storage != nil {
+		s.storage.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	}
 	s.ts.StartTLS()
 	s.URL = s.ts.URL
 	u, _ := url.Parse(s.ts.URL)
@@ -245,16 +261,26 @@ func (s *Server) StorageURL() string {
 	return s.storage.URL
 }
 
-// Client returns an *http.Client that trusts the server's certificate (and
-// the storage host's).
+// Client returns an *http.Client that trusts the server's certificate,
+// which the storage host presents too, whether the client dials
+// 127.0.0.1 or localhost. Every call returns the same client, so requests
+// through it share connections, and Close closes its idle ones.
 func (s *Server) Client() *http.Client {
 	return s.ts.Client()
 }
 
-// ClientOptions returns azcore client options whose transport trusts the
-// server's certificate; embed them in an azacr client's options.
+// ClientOptions returns azcore client options whose transport is Client,
+// trusting the server's certificate; embed them in an azacr client's
+// options.
 func (s *Server) ClientOptions() azcore.ClientOptions {
 	return azcore.ClientOptions{Transport: s.Client()}
+}
+
+// Certificate returns the self-signed certificate that the registry and
+// storage hosts present, for clients configured some other way than with
+// Client or TLSConfig. It is nil before Start.
+func (s *Server) Certificate() *x509.Certificate {
+	return s.cert
 }
 
 // Credential returns the fake Microsoft Entra credential whose tokens this
@@ -263,9 +289,12 @@ func (s *Server) Credential() *Credential {
 	return s.cred
 }
 
-// TLSConfig returns a TLS client configuration trusting the server.
+// TLSConfig returns a new TLS client configuration that trusts the
+// server's certificate, and nothing else.
 func (s *Server) TLSConfig() *tls.Config {
-	return s.ts.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+	roots := x509.NewCertPool()
+	roots.AddCert(s.cert)
+	return &tls.Config{RootCAs: roots}
 }
 
 // Requests returns a copy of the request log, oldest first.
