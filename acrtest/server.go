@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -115,6 +117,9 @@ type Server struct {
 	realm   string            // effective Options.Realm, set by Start
 	cert    *x509.Certificate // served by both hosts, set by Start
 
+	// Connections accepted by the registry and storage hosts.
+	conns, storageConns atomic.Int64
+
 	mu    sync.Mutex
 	state *registry
 	log   []Request
@@ -187,11 +192,23 @@ func NewUnstartedServer(opts *Options) *Server {
 	// contexts) make net/http log handshake noise; it is not a finding.
 	quiet := log.New(io.Discard, "", 0)
 	s.ts.Config.ErrorLog = quiet
+	s.ts.Config.ConnState = countNew(&s.conns)
 	if s.opts.RedirectBlobs {
 		s.storage = httptest.NewUnstartedServer(http.HandlerFunc(s.serveStorage))
 		s.storage.Config.ErrorLog = quiet
+		s.storage.Config.ConnState = countNew(&s.storageConns)
 	}
 	return s
+}
+
+// countNew is a ConnState hook counting accepted connections. httptest
+// keeps it when it installs its own.
+func countNew(n *atomic.Int64) func(net.Conn, http.ConnState) {
+	return func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			n.Add(1)
+		}
+	}
 }
 
 // Start starts the registry (and the storage host, with RedirectBlobs).
@@ -295,6 +312,30 @@ func (s *Server) TLSConfig() *tls.Config {
 	roots := x509.NewCertPool()
 	roots.AddCert(s.cert)
 	return &tls.Config{RootCAs: roots}
+}
+
+// Connections returns how many TCP connections the registry host has
+// accepted since the server started; the storage host's are counted apart,
+// by StorageConnections. It is how a test proves that a client reuses
+// connections: a client that keeps them alive sends a sequence of requests
+// over one connection (or one per concurrent request), while one that
+// does not opens a connection per request. Take the count before and after
+// the requests of interest, and compare the difference with the number of
+// requests (CountRequests).
+//
+// Every accepted connection counts, including one whose TLS handshake
+// fails and one that a client opened and never used. A fault that resets
+// a connection or cuts a response closes the connection, so the client's
+// next request needs a new one.
+func (s *Server) Connections() int {
+	return int(s.conns.Load())
+}
+
+// StorageConnections is Connections for the storage host that blob reads
+// are redirected to: how many TCP connections it has accepted since the
+// server started. It is 0 without Options.RedirectBlobs.
+func (s *Server) StorageConnections() int {
+	return int(s.storageConns.Load())
 }
 
 // Requests returns a copy of the request log, oldest first.
