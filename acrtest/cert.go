@@ -9,11 +9,25 @@ import (
 	"crypto/x509/pkix"
 	"math/big"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
+
+// httptestCertificate returns the certificate that net/http/httptest's TLS
+// servers present unless given another. A Server's clients trusted it
+// when the Server presented it too, and tests rely on reaching their other
+// httptest servers with the same client, so they still trust it.
+var httptestCertificate = sync.OnceValue(func() *x509.Certificate {
+	ts := httptest.NewUnstartedServer(http.NotFoundHandler())
+	ts.StartTLS()
+	defer ts.Close()
+	return ts.Certificate()
+})
 
 // newCertificate makes the self-signed certificate that the registry and
 // storage hosts present. Besides the loopback addresses it names

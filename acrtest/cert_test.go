@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -80,4 +81,29 @@ func TestCertificateIgnoresOddServiceNames(t *testing.T) {
 			require.Equal(t, []string{"localhost", "example.com", "*.example.com"}, cert.Leaf.DNSNames, svc)
 		}
 	}
+}
+
+// Client and TLSConfig still trust httptest's default certificate, as they
+// did when the server presented it, so tests can reach their own httptest
+// servers with them.
+func TestClientTrustsOtherHTTPTestServers(t *testing.T) {
+	srv := NewServer(t, nil)
+	other := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusTeapot)
+	}))
+	defer other.Close()
+
+	resp, err := srv.Client().Get(other.URL)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusTeapot, resp.StatusCode)
+
+	conn, err := tls.Dial("tcp", other.Listener.Addr().String(), srv.TLSConfig())
+	require.NoError(t, err)
+	conn.Close()
+
+	// TLSConfig hands out a pool of its own: changing it changes nothing
+	// for the server's other clients.
+	cfg := srv.TLSConfig()
+	require.NotSame(t, cfg.RootCAs, srv.TLSConfig().RootCAs)
 }

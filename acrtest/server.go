@@ -116,6 +116,7 @@ type Server struct {
 	service string            // effective Options.Service, set by Start
 	realm   string            // effective Options.Realm, set by Start
 	cert    *x509.Certificate // served by both hosts, set by Start
+	roots   *x509.CertPool    // what the clients trust, set by Start
 
 	// Connections accepted by the registry and storage hosts.
 	conns, storageConns atomic.Int64
@@ -220,14 +221,17 @@ func (s *Server) Start() {
 		panic("acrtest: creating the TLS certificate: " + err.Error())
 	}
 	s.cert = cert.Leaf
-	// httptest serves the first certificate of TLS, and its Client trusts
-	// that certificate; one certificate for both hosts makes that client
-	// trust the storage host as well.
+	s.roots = x509.NewCertPool()
+	s.roots.AddCert(s.cert)
+	s.roots.AddCert(httptestCertificate())
 	s.ts.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
 	if s.storage != nil {
 		s.storage.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
 	}
 	s.ts.StartTLS()
+	// Keep httptest's client, which Close cleans up after, with the roots
+	// above in place of its own (the served certificate alone).
+	s.ts.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs = s.roots
 	s.URL = s.ts.URL
 	u, _ := url.Parse(s.ts.URL)
 	s.Host = u.Host
@@ -280,8 +284,11 @@ func (s *Server) StorageURL() string {
 
 // Client returns an *http.Client that trusts the server's certificate,
 // which the storage host presents too, whether the client dials
-// 127.0.0.1 or localhost. Every call returns the same client, so requests
-// through it share connections, and Close closes its idle ones.
+// 127.0.0.1 or localhost. It also trusts the certificate that
+// net/http/httptest's TLS servers present by default, so it reaches a
+// test's other httptest servers as well. Every call returns the same
+// client, so requests through it share connections, and Close closes its
+// idle ones.
 func (s *Server) Client() *http.Client {
 	return s.ts.Client()
 }
@@ -306,12 +313,10 @@ func (s *Server) Credential() *Credential {
 	return s.cred
 }
 
-// TLSConfig returns a new TLS client configuration that trusts the
-// server's certificate, and nothing else.
+// TLSConfig returns a new TLS client configuration that trusts what
+// Client trusts: the server's certificate and httptest's default one.
 func (s *Server) TLSConfig() *tls.Config {
-	roots := x509.NewCertPool()
-	roots.AddCert(s.cert)
-	return &tls.Config{RootCAs: roots}
+	return &tls.Config{RootCAs: s.roots.Clone()}
 }
 
 // Connections returns how many TCP connections the registry host has
