@@ -26,10 +26,10 @@ const ACRAudience = "https://containerregistry.azure.net"
 var armAudiences = []string{"https://management.azure.com", "https://management.core.windows.net"}
 
 // nullGUID is the username under which an ACR refresh token is accepted
-// as a Basic password (WIRE.md a.5).
+// as a Basic password.
 const nullGUID = "00000000-0000-0000-0000-000000000000"
 
-// anonymousSubject is the sub claim of anonymous access tokens (WIRE.md a.4).
+// anonymousSubject is the sub claim of anonymous access tokens.
 const anonymousSubject = "acr_anon_pull"
 
 // Credential is a fake Microsoft Entra credential. Its tokens are accepted
@@ -212,7 +212,7 @@ func (s *Server) checkService(w http.ResponseWriter, params url.Values) bool {
 }
 
 // handleExchange serves POST /oauth2/exchange: an Entra access token for an
-// ACR refresh token (WIRE.md a.2).
+// ACR refresh token.
 func (s *Server) handleExchange(w http.ResponseWriter, r *http.Request, entry *Request) {
 	if r.Method != http.MethodPost {
 		writeError(w, http.StatusMethodNotAllowed, CodeUnsupported, "The requested method is not supported.", NoDetail)
@@ -224,7 +224,7 @@ func (s *Server) handleExchange(w http.ResponseWriter, r *http.Request, entry *R
 	}
 	grant := r.PostForm.Get("grant_type")
 	// refresh_token and access_token_refresh_token are deprecated grants
-	// that still carry an access_token (WIRE.md a.2).
+	// that still carry an access_token.
 	if grant != "access_token" && grant != "access_token_refresh_token" && grant != "refresh_token" {
 		writeError(w, http.StatusBadRequest, CodeUnsupported, fmt.Sprintf("unsupported grant_type %q", grant), NoDetail)
 		return
@@ -248,7 +248,7 @@ func (s *Server) handleExchange(w http.ResponseWriter, r *http.Request, entry *R
 		return
 	}
 	entry.Auth = "aad"
-	// ACR backdates iat and nbf by about 15 minutes (WIRE.md a.6).
+	// ACR backdates iat and nbf by about 15 minutes.
 	now := s.now()
 	issued := now.Add(-15 * time.Minute)
 	rt := s.sign(claims{
@@ -261,7 +261,7 @@ func (s *Server) handleExchange(w http.ResponseWriter, r *http.Request, entry *R
 }
 
 // handleToken serves /oauth2/token: POST with grant_type=refresh_token or
-// password (anonymous), and GET with Basic credentials (WIRE.md a.3-a.5).
+// password (anonymous), and GET with Basic credentials.
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, entry *Request) {
 	var (
 		subject, identity string
@@ -277,8 +277,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, entry *Requ
 			return
 		}
 		if user == nullGUID {
-			// docker login with an ACR refresh token as the password
-			// (WIRE.md a.5).
+			// docker login with an ACR refresh token as the password.
 			rc, err := s.verifyRefresh(pass)
 			if err != nil {
 				entry.Auth = "invalid"
@@ -364,7 +363,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, entry *Requ
 }
 
 // signAnonymous re-signs an anonymous token with capitalised access keys,
-// as ACR's anonymous tokens have them (WIRE.md a.4).
+// as ACR's anonymous tokens have them.
 func (s *Server) signAnonymous(token string) string {
 	parts := strings.Split(token, ".")
 	payload, _ := b64.DecodeString(parts[1])
@@ -524,7 +523,7 @@ func granted(c claims, sc scope, action string) bool {
 	return false
 }
 
-// challenge writes ACR's 401 with WWW-Authenticate (WIRE.md a.1): no spaces
+// challenge writes ACR's 401 with WWW-Authenticate: no spaces
 // between parameters, every value quoted, several scopes space-separated.
 func (s *Server) challenge(w http.ResponseWriter, need []scope, errParam string) {
 	h := fmt.Sprintf(`Bearer realm="%s",service="%s"`, s.realm, s.service)
@@ -549,7 +548,7 @@ func (s *Server) challenge(w http.ResponseWriter, need []scope, errParam string)
 	writeError(w, http.StatusUnauthorized, CodeUnauthorized, "authentication required, visit https://aka.ms/acr/authorization for more information.", detail)
 }
 
-// handlePing serves GET /v2/: an unscoped challenge, then 200 {} (WIRE.md c.1).
+// handlePing serves GET /v2/: an unscoped challenge, then 200 {}.
 func (s *Server) handlePing(w http.ResponseWriter, r *http.Request, entry *Request) {
 	if r.Header.Get("Authorization") == "" {
 		s.challenge(w, nil, "")

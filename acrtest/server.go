@@ -425,8 +425,7 @@ func (s *Server) serveRegistry(w http.ResponseWriter, r *http.Request) {
 	s.route(fw, r, &entry)
 }
 
-// commonHeaders sets the headers ACR puts on nearly every response
-// (WIRE.md section 0).
+// commonHeaders sets the headers ACR puts on nearly every response.
 func commonHeaders(h http.Header, r *http.Request) {
 	h.Set("Docker-Distribution-Api-Version", "registry/2.0")
 	h.Set("X-Ms-Correlation-Request-Id", newID())
@@ -491,8 +490,8 @@ func (s *Server) routeACR(w http.ResponseWriter, r *http.Request, entry *Request
 			s.handleListManifests(w, r, entry, name)
 			return
 		}
-		// WIRE.md (d): a path segment that is not a digest is rejected by
-		// routing before authentication, with a plain-text 404.
+		// ACR's router rejects a path segment that is not a digest before
+		// authentication, with a plain-text 404.
 		if !isDigest(ref) {
 			notFoundPage(w)
 			return
@@ -546,7 +545,7 @@ func (s *Server) routeV2(w http.ResponseWriter, r *http.Request, entry *Request,
 	}
 }
 
-// notFoundPage is the router's plain-text 404 (WIRE.md section d).
+// notFoundPage is the router's plain-text 404.
 func notFoundPage(w http.ResponseWriter) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusNotFound)
