@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -70,8 +69,10 @@ type Options struct {
 	// "myregistry.azurecr.io": the service parameter of the server's
 	// challenges, the only service its token endpoints accept, and the
 	// audience of the tokens it issues. It need not resolve to the server;
-	// clients still connect to URL. Empty means Host, the listening
-	// address.
+	// clients still connect to URL, and the server's certificate is also
+	// valid for the name. Empty means Host, the listening address. A
+	// client must take the service from a challenge: one that derives it
+	// from the URL it connects to is refused.
 	Service string
 	// Realm is the token endpoint URL the server's challenges name. Empty
 	// means "https://" + Host + "/oauth2/token", this server's own token
@@ -228,13 +229,10 @@ func (s *Server) Start() {
 	if s.storage != nil {
 		s.storage.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
 	}
-	s.ts.StartTLS()
-	// Keep httptest's client, which Close cleans up after, with the roots
-	// above in place of its own (the served certificate alone).
-	s.ts.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs = s.roots
-	s.URL = s.ts.URL
-	u, _ := url.Parse(s.ts.URL)
-	s.Host = u.Host
+	// The listener exists already: settle the names before any request
+	// can arrive.
+	s.Host = s.ts.Listener.Addr().String()
+	s.URL = "https://" + s.Host
 	s.service = s.opts.Service
 	if s.service == "" {
 		s.service = s.Host
@@ -242,6 +240,13 @@ func (s *Server) Start() {
 	s.realm = s.opts.Realm
 	if s.realm == "" {
 		s.realm = "https://" + s.Host + "/oauth2/token"
+	}
+	s.ts.StartTLS()
+	// Keep httptest's client, which Close cleans up after, with the roots
+	// above in place of its own (the served certificate alone).
+	s.ts.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs = s.roots
+	if s.URL != s.ts.URL {
+		panic("acrtest: httptest serves " + s.ts.URL + ", not " + s.URL)
 	}
 	if s.storage != nil {
 		s.storage.StartTLS()
