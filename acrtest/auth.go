@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -25,10 +26,10 @@ const ACRAudience = "https://containerregistry.azure.net"
 var armAudiences = []string{"https://management.azure.com", "https://management.core.windows.net"}
 
 // nullGUID is the username under which an ACR refresh token is accepted
-// as a Basic password (WIRE.md a.5).
+// as a Basic password.
 const nullGUID = "00000000-0000-0000-0000-000000000000"
 
-// anonymousSubject is the sub claim of anonymous access tokens (WIRE.md a.4).
+// anonymousSubject is the sub claim of anonymous access tokens.
 const anonymousSubject = "acr_anon_pull"
 
 // Credential is a fake Microsoft Entra credential. Its tokens are accepted
@@ -175,8 +176,43 @@ func (s *Server) verify(token, kind string) (claims, error) {
 	return c, nil
 }
 
+var errWrongAudience = errors.New("token was issued for another registry")
+
+// verifyRefresh checks an ACR refresh token, which is valid only at the
+// registry named by its audience.
+func (s *Server) verifyRefresh(token string) (claims, error) {
+	c, err := s.verify(token, "refresh")
+	if err == nil && c.Audience != s.service {
+		err = errWrongAudience
+	}
+	return c, err
+}
+
+// checkService checks the service parameter of a token request against
+// the registry's service, and answers the request when it fails.
+//
+// ACR checks service against its login server name. A request without one
+// is malformed, so it gets 400 like the other missing or unsupported
+// parameters. A request naming another registry is well formed but asks
+// for credentials this registry cannot grant, since ACR binds every token
+// it issues to its login server name (the aud claim); so it is refused as
+// an authentication failure, 401 UNAUTHORIZED, like a token for the wrong
+// audience. ACR's documentation does not say which status it sends here.
+func (s *Server) checkService(w http.ResponseWriter, params url.Values) bool {
+	svc := params.Get("service")
+	switch {
+	case svc == s.service:
+		return true
+	case svc == "":
+		writeError(w, http.StatusBadRequest, CodeUnsupported, "missing service parameter", NoDetail)
+	default:
+		writeError(w, http.StatusUnauthorized, CodeUnauthorized, fmt.Sprintf("service %q is not this registry (%s)", svc, s.service), NoDetail)
+	}
+	return false
+}
+
 // handleExchange serves POST /oauth2/exchange: an Entra access token for an
-// ACR refresh token (WIRE.md a.2).
+// ACR refresh token.
 func (s *Server) handleExchange(w http.ResponseWriter, r *http.Request, entry *Request) {
 	if r.Method != http.MethodPost {
 		writeError(w, http.StatusMethodNotAllowed, CodeUnsupported, "The requested method is not supported.", NoDetail)
@@ -188,13 +224,12 @@ func (s *Server) handleExchange(w http.ResponseWriter, r *http.Request, entry *R
 	}
 	grant := r.PostForm.Get("grant_type")
 	// refresh_token and access_token_refresh_token are deprecated grants
-	// that still carry an access_token (WIRE.md a.2).
+	// that still carry an access_token.
 	if grant != "access_token" && grant != "access_token_refresh_token" && grant != "refresh_token" {
 		writeError(w, http.StatusBadRequest, CodeUnsupported, fmt.Sprintf("unsupported grant_type %q", grant), NoDetail)
 		return
 	}
-	if svc := r.PostForm.Get("service"); svc != s.Host {
-		writeError(w, http.StatusBadRequest, CodeUnsupported, fmt.Sprintf("service %q is not this registry", svc), NoDetail)
+	if !s.checkService(w, r.PostForm) {
 		return
 	}
 	aad, err := s.verify(r.PostForm.Get("access_token"), "aad")
@@ -213,11 +248,11 @@ func (s *Server) handleExchange(w http.ResponseWriter, r *http.Request, entry *R
 		return
 	}
 	entry.Auth = "aad"
-	// ACR backdates iat and nbf by about 15 minutes (WIRE.md a.6).
+	// ACR backdates iat and nbf by about 15 minutes.
 	now := s.now()
 	issued := now.Add(-15 * time.Minute)
 	rt := s.sign(claims{
-		Kind: "refresh", Subject: aad.Subject, Issuer: "Azure Container Registry", Audience: s.Host,
+		Kind: "refresh", Subject: aad.Subject, Issuer: "Azure Container Registry", Audience: s.service,
 		IssuedAt: issued.Unix(), NotBefore: issued.Unix(), Expiry: now.Add(s.opts.RefreshTokenLifetime).Unix(),
 		GrantType:   "refresh_token",
 		Permissions: map[string]any{"actions": []string{"*"}},
@@ -226,7 +261,7 @@ func (s *Server) handleExchange(w http.ResponseWriter, r *http.Request, entry *R
 }
 
 // handleToken serves /oauth2/token: POST with grant_type=refresh_token or
-// password (anonymous), and GET with Basic credentials (WIRE.md a.3-a.5).
+// password (anonymous), and GET with Basic credentials.
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, entry *Request) {
 	var (
 		subject, identity string
@@ -242,9 +277,8 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, entry *Requ
 			return
 		}
 		if user == nullGUID {
-			// docker login with an ACR refresh token as the password
-			// (WIRE.md a.5).
-			rc, err := s.verify(pass, "refresh")
+			// docker login with an ACR refresh token as the password.
+			rc, err := s.verifyRefresh(pass)
 			if err != nil {
 				entry.Auth = "invalid"
 				s.challengeBasic(w)
@@ -262,8 +296,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, entry *Requ
 			entry.Auth = "basic"
 			subject, identity = u.Name, u.Name
 		}
-		if r.URL.Query().Get("service") != s.Host {
-			writeError(w, http.StatusBadRequest, CodeUnsupported, "service is not this registry", NoDetail)
+		if !s.checkService(w, r.URL.Query()) {
 			return
 		}
 		scopes = splitScopes(r.URL.Query()["scope"])
@@ -272,14 +305,13 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, entry *Requ
 			writeError(w, http.StatusBadRequest, CodeUnsupported, "malformed form body", NoDetail)
 			return
 		}
-		if svc := r.PostForm.Get("service"); svc != s.Host {
-			writeError(w, http.StatusBadRequest, CodeUnsupported, fmt.Sprintf("service %q is not this registry", svc), NoDetail)
+		if !s.checkService(w, r.PostForm) {
 			return
 		}
 		scopes = splitScopes(r.PostForm["scope"])
 		switch grant := r.PostForm.Get("grant_type"); grant {
 		case "refresh_token":
-			rc, err := s.verify(r.PostForm.Get("refresh_token"), "refresh")
+			rc, err := s.verifyRefresh(r.PostForm.Get("refresh_token"))
 			if err != nil {
 				entry.Auth = "invalid"
 				writeError(w, http.StatusUnauthorized, CodeUnauthorized, "invalid refresh token: "+err.Error(), NoDetail)
@@ -319,7 +351,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, entry *Requ
 	}
 	now := s.now()
 	at := s.sign(claims{
-		Kind: "access", Subject: subject, Issuer: "Azure Container Registry", Audience: s.Host,
+		Kind: "access", Subject: subject, Issuer: "Azure Container Registry", Audience: s.service,
 		IssuedAt: now.Unix(), NotBefore: now.Unix(), Expiry: now.Add(lifetime).Unix(),
 		GrantType: "access_token", Access: access, Identity: identity,
 	})
@@ -331,7 +363,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, entry *Requ
 }
 
 // signAnonymous re-signs an anonymous token with capitalised access keys,
-// as ACR's anonymous tokens have them (WIRE.md a.4).
+// as ACR's anonymous tokens have them.
 func (s *Server) signAnonymous(token string) string {
 	parts := strings.Split(token, ".")
 	payload, _ := b64.DecodeString(parts[1])
@@ -346,7 +378,7 @@ func (s *Server) signAnonymous(token string) string {
 
 // challengeBasic answers a Basic login that is missing or wrong.
 func (s *Server) challengeBasic(w http.ResponseWriter) {
-	w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Basic realm="https://%s/oauth2/token",service="%s"`, s.Host, s.Host))
+	w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Basic realm="%s",service="%s"`, s.realm, s.service))
 	writeError(w, http.StatusUnauthorized, CodeUnauthorized, "authentication required, visit https://aka.ms/acr/authorization for more information.", NoDetail)
 }
 
@@ -456,7 +488,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, entry *Reques
 		return false
 	}
 	c, err := s.verify(token, "access")
-	if err != nil || c.Audience != s.Host {
+	if err != nil || c.Audience != s.service {
 		entry.Auth = "invalid"
 		s.challenge(w, need, "invalid_token")
 		return false
@@ -491,10 +523,10 @@ func granted(c claims, sc scope, action string) bool {
 	return false
 }
 
-// challenge writes ACR's 401 with WWW-Authenticate (WIRE.md a.1): no spaces
+// challenge writes ACR's 401 with WWW-Authenticate: no spaces
 // between parameters, every value quoted, several scopes space-separated.
 func (s *Server) challenge(w http.ResponseWriter, need []scope, errParam string) {
-	h := fmt.Sprintf(`Bearer realm="https://%s/oauth2/token",service="%s"`, s.Host, s.Host)
+	h := fmt.Sprintf(`Bearer realm="%s",service="%s"`, s.realm, s.service)
 	var detail any = NullDetail
 	if len(need) > 0 {
 		names := make([]string, len(need))
@@ -516,7 +548,7 @@ func (s *Server) challenge(w http.ResponseWriter, need []scope, errParam string)
 	writeError(w, http.StatusUnauthorized, CodeUnauthorized, "authentication required, visit https://aka.ms/acr/authorization for more information.", detail)
 }
 
-// handlePing serves GET /v2/: an unscoped challenge, then 200 {} (WIRE.md c.1).
+// handlePing serves GET /v2/: an unscoped challenge, then 200 {}.
 func (s *Server) handlePing(w http.ResponseWriter, r *http.Request, entry *Request) {
 	if r.Header.Get("Authorization") == "" {
 		s.challenge(w, nil, "")

@@ -40,7 +40,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// tokenClaims are the JWT claims clients read (WIRE.md a.6).
+// tokenClaims are the JWT claims clients read.
 type tokenClaims struct {
 	Issuer    string          `json:"iss"`
 	Audience  string          `json:"aud"`
@@ -102,13 +102,13 @@ func jsonKeys(t *testing.T, body []byte) []string {
 func refreshToken(t *testing.T, srv *Server) string {
 	t.Helper()
 	rt := postForm(t, srv, "/oauth2/exchange", url.Values{
-		"grant_type": {"access_token"}, "service": {srv.Host}, "access_token": {aadToken(t, srv, ACRAudience+"/.default")},
+		"grant_type": {"access_token"}, "service": {srv.Service()}, "access_token": {aadToken(t, srv, ACRAudience+"/.default")},
 	})["refresh_token"]
 	require.NotEmpty(t, rt)
 	return rt
 }
 
-// challengeFor is the exact WWW-Authenticate of a scoped 401 (WIRE.md a.1).
+// challengeFor is the exact WWW-Authenticate of a scoped 401.
 func challengeFor(srv *Server, scope, errParam string) string {
 	h := fmt.Sprintf(`Bearer realm="https://%s/oauth2/token",service="%s",scope="%s"`, srv.Host, srv.Host, scope)
 	if errParam != "" {
@@ -150,7 +150,7 @@ func TestAuthChallengeUnauthenticatedPing(t *testing.T) {
 	srv := NewServer(t, nil)
 	resp, body := do(t, srv, http.MethodGet, "/v2/", "", nil, nil)
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
-	// No scope parameter on the bare ping (WIRE.md a.1).
+	// No scope parameter on the bare ping.
 	require.Equal(t,
 		fmt.Sprintf(`Bearer realm="https://%s/oauth2/token",service="%s"`, srv.Host, srv.Host),
 		resp.Header.Get("WWW-Authenticate"))
@@ -215,7 +215,7 @@ func TestExchangeFieldOrder(t *testing.T) {
 				resp, out := postRaw(t, srv, path, body)
 				require.Equal(t, http.StatusOK, resp.StatusCode, string(out))
 				require.Equal(t, "application/json; charset=utf-8", resp.Header.Get("Content-Type"))
-				// Only the token: no expires_in, no scope (WIRE.md a.2).
+				// Only the token: no expires_in, no scope.
 				require.Equal(t, []string{"refresh_token"}, jsonKeys(t, out))
 			}
 		})
@@ -251,7 +251,7 @@ func TestTokenResponseAccessTokenOnly(t *testing.T) {
 	resp, out := postRaw(t, srv, "/oauth2/token", body)
 	require.Equal(t, http.StatusOK, resp.StatusCode, string(out))
 	require.Equal(t, "application/json; charset=utf-8", resp.Header.Get("Content-Type"))
-	// No expires_in and no refresh_token (WIRE.md a.3).
+	// No expires_in and no refresh_token.
 	require.Equal(t, []string{"access_token"}, jsonKeys(t, out))
 }
 
@@ -324,7 +324,7 @@ func TestAnonymousPullToken(t *testing.T) {
 
 			payload, c := decodeJWT(t, at)
 			require.Equal(t, "acr_anon_pull", c.Subject)
-			// Capitalised keys, exactly as recorded (WIRE.md a.4).
+			// Capitalised keys, exactly as recorded.
 			require.Contains(t, payload, `"access":[{"Type":"repository","Name":"*","Actions":["pull"]}]`)
 			require.Equal(t, int64(1200), c.Expiry-c.IssuedAt)
 
@@ -451,7 +451,7 @@ func TestExchangeRejects(t *testing.T) {
 		body   string
 		status int
 	}{
-		{"wrong service", form("other.azurecr.io", good), http.StatusBadRequest},
+		{"wrong service", form("other.azurecr.io", good), http.StatusUnauthorized},
 		{"missing service", "grant_type=access_token&access_token=" + good, http.StatusBadRequest},
 		{"wrong grant", "grant_type=client_credentials&service=" + url.QueryEscape(srv.Host) + "&access_token=" + good, http.StatusBadRequest},
 		{"storage audience", form(srv.Host, aadToken(t, srv, "https://storage.azure.com/.default")), http.StatusUnauthorized},
@@ -472,7 +472,7 @@ func TestExchangeRejects(t *testing.T) {
 
 func TestExchangeDefaultAudiences(t *testing.T) {
 	srv := NewServer(t, nil)
-	// The ACR audience and both ARM audiences seen in recordings (WIRE.md a.2).
+	// The ACR audience and both ARM audiences seen in recordings.
 	for _, scope := range []string{
 		ACRAudience + "/.default",
 		"https://management.azure.com/.default",
@@ -499,7 +499,7 @@ func TestExchangeAudiencesOption(t *testing.T) {
 	require.Equal(t, CodeUnauthorized, errorCode(t, body))
 }
 
-// basicToken sends GET /oauth2/token with Basic credentials (WIRE.md a.5);
+// basicToken sends GET /oauth2/token with Basic credentials;
 // an empty user sends none.
 func basicToken(t *testing.T, srv *Server, user, pass, service string, scopes ...string) (*http.Response, []byte) {
 	t.Helper()
@@ -570,8 +570,14 @@ func TestBasicToken(t *testing.T) {
 	}
 
 	t.Run("wrong service", func(t *testing.T) {
-		resp, _ := basicToken(t, srv, "admin", "admin-pw", "other.azurecr.io", "registry:catalog:*")
+		resp, body := basicToken(t, srv, "admin", "admin-pw", "other.azurecr.io", "registry:catalog:*")
+		require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+		require.Equal(t, CodeUnauthorized, errorCode(t, body))
+	})
+	t.Run("no service", func(t *testing.T) {
+		resp, body := basicToken(t, srv, "admin", "admin-pw", "", "registry:catalog:*")
 		require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+		require.Equal(t, CodeUnsupported, errorCode(t, body))
 	})
 }
 
@@ -610,7 +616,7 @@ func TestAuthCredentialScopes(t *testing.T) {
 }
 
 // TestBasicTokenWithRefreshTokenAsPassword covers docker login with an ACR
-// refresh token: Basic auth as the null GUID user (WIRE.md a.5).
+// refresh token: Basic auth as the null GUID user.
 func TestBasicTokenWithRefreshTokenAsPassword(t *testing.T) {
 	srv := NewServer(t, nil)
 	aad, err := srv.Credential().GetToken(t.Context(), policy.TokenRequestOptions{Scopes: []string{ACRAudience + "/.default"}})

@@ -23,12 +23,12 @@ import (
 )
 
 // codeContentLengthInvalid is the code ACR answers a chunked (unsized)
-// upload body with. It is not one of the OCI codes of WIRE.md section d.
+// upload body with. It is not one of the OCI distribution error codes.
 const codeContentLengthInvalid = "CONTENT_LENGTH_INVALID"
 
 // Messages of the distribution error codes used here. ACR's registry is
 // derived from the distribution project and keeps its fixed messages; the
-// DIGEST_INVALID pair is recorded (WIRE.md c.4).
+// DIGEST_INVALID pair is ACR's own, as seen in its recorded answers.
 const (
 	msgDigestInvalid     = "provided digest did not match uploaded content"
 	detailDigestInvalid  = "digest parsing failed"
@@ -41,7 +41,7 @@ const (
 )
 
 // sasLifetime is how long a blob redirect stays valid: ACR's SAS URLs are
-// good for about 20 minutes (WIRE.md c.3).
+// good for about 20 minutes.
 const sasLifetime = 20 * time.Minute
 
 // upload is one blob upload session. Its bytes live in a spool; a running
@@ -67,7 +67,7 @@ type upload struct {
 }
 
 // uploadState is the JSON inside the opaque _state query parameter,
-// with the fields ACR's own state carries (WIRE.md c.4) plus Seq.
+// with the fields ACR's own state carries plus Seq.
 type uploadState struct {
 	Name      string
 	UUID      string
@@ -86,7 +86,7 @@ func (s *Server) stateMAC(payload []byte) []byte {
 }
 
 // packState encodes the session's current position as base64(HMAC+JSON),
-// the shape ACR's _state has (WIRE.md c.4). Call with u.mu held.
+// the shape ACR's _state has. Call with u.mu held.
 func (s *Server) packState(u *upload) string {
 	payload, _ := json.Marshal(uploadState{
 		Name: u.name, UUID: u.id, Offset: u.offset,
@@ -125,14 +125,14 @@ func (s *Server) checkState(r *http.Request, u *upload, strict bool) error {
 	return nil
 }
 
-// uploadLocation is the relative Location of a session's next step
-// (WIRE.md c.4). The repository name goes in as given, slashes unescaped.
+// uploadLocation is the relative Location of a session's next step.
+// The repository name goes in as given, slashes unescaped.
 func (s *Server) uploadLocation(u *upload) string {
 	return "/v2/" + u.name + "/blobs/uploads/" + u.id + "?_nouploadcache=false&_state=" + url.QueryEscape(s.packState(u))
 }
 
 // uploadRange is the Range header of an upload response: inclusive, no
-// "bytes=" unit, and "0-0" for an empty session (WIRE.md c.4 quirks).
+// "bytes=" unit, and "0-0" for an empty session.
 func uploadRange(offset int64) string {
 	if offset <= 0 {
 		return "0-0"
@@ -141,7 +141,7 @@ func uploadRange(offset int64) string {
 }
 
 // writeUploadProgress sets the headers every upload progress response
-// carries (WIRE.md c.4). Call with u.mu held.
+// carries. Call with u.mu held.
 func (s *Server) writeUploadProgress(w http.ResponseWriter, u *upload) {
 	h := w.Header()
 	h.Set("Location", s.uploadLocation(u))
@@ -150,14 +150,14 @@ func (s *Server) writeUploadProgress(w http.ResponseWriter, u *upload) {
 }
 
 // writeEmpty writes a bodiless response with an explicit Content-Length 0,
-// which ACR sends on 201 and 202 (WIRE.md c.3, c.4).
+// which ACR sends on 201 and 202.
 func writeEmpty(w http.ResponseWriter, status int) {
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(status)
 }
 
 // writeDigestInvalid answers DIGEST_INVALID with the recorded message and
-// string detail (WIRE.md c.4, d).
+// string detail.
 func writeDigestInvalid(w http.ResponseWriter) {
 	writeError(w, http.StatusBadRequest, CodeDigestInvalid, msgDigestInvalid, detailDigestInvalid)
 }
@@ -192,13 +192,13 @@ func refuseUnsized(w http.ResponseWriter, r *http.Request) bool {
 
 // handleStartUpload serves POST /v2/{name}/blobs/uploads/: a new session,
 // a monolithic upload with ?digest=, or a cross-repository mount with
-// ?from=&mount= (WIRE.md c.4).
+// ?from=&mount=.
 func (s *Server) handleStartUpload(w http.ResponseWriter, r *http.Request, entry *Request, name string) {
 	q := r.URL.Query()
 	from, mount := q.Get("from"), q.Get("mount")
 	isMount := from != "" && mount != ""
 	// The POST challenge lists push before pull, unlike the PATCH that
-	// follows; a mount adds a pull scope on the source (WIRE.md a.1).
+	// follows; a mount adds a pull scope on the source.
 	need := []scope{repoScope(name, "push", "pull")}
 	if isMount {
 		need = []scope{repoScope(name, "pull", "push"), repoScope(from, "pull")}
@@ -234,8 +234,8 @@ func (s *Server) handleStartUpload(w http.ResponseWriter, r *http.Request, entry
 			writeEmpty(w, http.StatusCreated)
 			return
 		}
-		// ACR answers a mount it cannot do with an ordinary new session
-		// (WIRE.md c.4), so clients fall back to uploading.
+		// ACR answers a mount it cannot do with an ordinary new session,
+		// so clients fall back to uploading.
 	} else if digest, ok := q["digest"]; ok {
 		s.monolithicUpload(w, r, name, digest[0])
 		return
@@ -349,10 +349,10 @@ func (s *Server) dropUpload(u *upload) {
 }
 
 // handleUpload serves an upload session's Location: PATCH a chunk, GET
-// the status, PUT to complete, DELETE to cancel (WIRE.md c.4).
+// the status, PUT to complete, DELETE to cancel.
 func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request, entry *Request, name, id string) {
-	// Cancel needs delete; the other steps pull,push, in that order
-	// (WIRE.md a.1: not the order of the POST's challenge).
+	// Cancel needs delete; the other steps pull,push, in that order, which
+	// ACR uses here although the POST's challenge lists push,pull.
 	need := repoScope(name, "pull", "push")
 	if r.Method == http.MethodDelete {
 		need = repoScope(name, "delete")
@@ -425,8 +425,8 @@ func (s *Server) receiveChunk(w http.ResponseWriter, r *http.Request, u *upload)
 	if refuseUnsized(w, r) {
 		return false
 	}
-	// Content-Range is "start-end", inclusive, without a unit or total
-	// (WIRE.md c.4). Anything else, a start other than the current offset
+	// Content-Range is "start-end", inclusive, without a unit or total.
+	// Anything else, a start other than the current offset
 	// or a span other than the body's length is 416, as in distribution.
 	if cr := r.Header.Get("Content-Range"); cr != "" {
 		start, end, ok := parseUploadRange(cr)
@@ -510,8 +510,7 @@ func (s *Server) finishUpload(w http.ResponseWriter, u *upload, digest string) {
 	writeEmpty(w, http.StatusCreated)
 }
 
-// handleBlob serves GET, HEAD and DELETE /v2/{name}/blobs/{digest}
-// (WIRE.md c.3).
+// handleBlob serves GET, HEAD and DELETE /v2/{name}/blobs/{digest}.
 func (s *Server) handleBlob(w http.ResponseWriter, r *http.Request, entry *Request, name, digest string) {
 	need := repoScope(name, "pull")
 	if r.Method == http.MethodDelete {
@@ -531,7 +530,8 @@ func (s *Server) handleBlob(w http.ResponseWriter, r *http.Request, entry *Reque
 		return
 	}
 	// A malformed digest reaches the handler and is refused there, not
-	// by the router (unlike /acr/v1/.../_manifests, WIRE.md d).
+	// by the router (unlike /acr/v1/.../_manifests, where ACR's router
+	// answers a plain-text 404).
 	if !isDigest(digest) {
 		writeDigestInvalid(w)
 		return
@@ -579,7 +579,7 @@ func (s *Server) handleBlob(w http.ResponseWriter, r *http.Request, entry *Reque
 	h.Set("Docker-Content-Digest", digest)
 	if r.Method == http.MethodHead {
 		// HEAD comes from the registry itself, full length, Range
-		// ignored (WIRE.md c.3).
+		// ignored.
 		h.Set("Content-Type", "application/octet-stream")
 		h.Set("Content-Length", strconv.FormatInt(br.Size(), 10))
 		w.WriteHeader(http.StatusOK)
@@ -587,7 +587,7 @@ func (s *Server) handleBlob(w http.ResponseWriter, r *http.Request, entry *Reque
 	}
 	if s.storage != nil {
 		// ACR sends blob reads to Azure Storage with a SAS URL; the 307
-		// carries the digest and a small HTML body (WIRE.md c.3), the one
+		// carries the digest and a small HTML body, the one
 		// net/http's Redirect writes in the Go registry ACR derives from
 		// (it ends in two newlines). Written here so it cannot drift.
 		target := s.sasURL(digest)
@@ -608,8 +608,7 @@ func (s *Server) handleBlob(w http.ResponseWriter, r *http.Request, entry *Reque
 }
 
 // deleteBlob unlinks digest from the repository, and drops the content
-// once no repository links it: 202 with no Docker-Content-Digest
-// (WIRE.md c.3).
+// once no repository links it: 202 with no Docker-Content-Digest.
 func (s *Server) deleteBlob(w http.ResponseWriter, name, digest string) {
 	s.state.mu.Lock()
 	repo := s.state.repos[name]
@@ -713,7 +712,7 @@ func parseByteRange(v string, size int64) (start, length int64, ok, satisfiable 
 }
 
 // storagePath is the blob's path on the storage host, laid out as ACR's
-// storage account lays it out (WIRE.md c.3).
+// storage account lays it out.
 func storagePath(digest string) string {
 	alg, hx, _ := strings.Cut(digest, ":")
 	return "/docker/registry/v2/blobs/" + alg + "/" + hx[:2] + "/" + hx + "/data"
@@ -731,7 +730,7 @@ func (s *Server) sasSignature(path, expiry string) string {
 }
 
 // sasURL is the absolute, time-limited storage URL a blob GET redirects
-// to, with the query parameters of ACR's SAS URLs (WIRE.md c.3).
+// to, with the query parameters of ACR's SAS URLs.
 func (s *Server) sasURL(digest string) string {
 	p := storagePath(digest)
 	se := s.now().Add(sasLifetime).Format(sasFormat)
@@ -743,7 +742,7 @@ func (s *Server) sasURL(digest string) string {
 }
 
 // serveStorage is the stand-in for Azure Storage that redirected blob GETs
-// land on (WIRE.md c.3). It checks the SAS, refuses any Authorization
+// land on. It checks the SAS, refuses any Authorization
 // header loudly (the registry's token must never leak to storage), and
 // answers with storage's headers, never Docker-Content-Digest.
 func (s *Server) serveStorage(w http.ResponseWriter, r *http.Request) {

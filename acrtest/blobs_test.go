@@ -108,7 +108,7 @@ func TestUploadStart(t *testing.T) {
 func TestUploadStartNestedNameUnescapedInLocation(t *testing.T) {
 	srv := NewServer(t, nil)
 	tok := accessToken(t, srv, "repository:library/hello:pull,push")
-	// Python and .NET escape the slash (WIRE.md section 0); the Location
+	// Python and .NET escape the slash; the Location
 	// carries the name as a plain path.
 	resp, body := do(t, srv, http.MethodPost, "/v2/library%2Fhello/blobs/uploads/", tok, nil, nil)
 	require.Equal(t, http.StatusAccepted, resp.StatusCode, string(body))
@@ -130,7 +130,7 @@ func TestUploadChunkedWithContentRangeRoundTrip(t *testing.T) {
 	digest := blobDigest(content)
 
 	loc := blobStart(t, srv, tok, "hello")
-	// The recorded chunking: 0-1238 then 1239-2478 (WIRE.md c.4).
+	// The recorded chunking: 0-1238 then 1239-2478.
 	resp, body := blobPatch(t, srv, tok, loc, content[:1239], "0-1238")
 	require.Equal(t, http.StatusAccepted, resp.StatusCode, string(body))
 	require.Empty(t, body)
@@ -240,7 +240,7 @@ func TestUploadStatus(t *testing.T) {
 	require.Equal(t, blobLocationRE.FindStringSubmatch(loc)[2], resp.Header.Get("Docker-Upload-Uuid"))
 	require.Regexp(t, blobLocationRE, resp.Header.Get("Location"))
 	_, hasLength := resp.Header["Content-Length"]
-	require.False(t, hasLength, "204 status has no Content-Length (WIRE.md c.4)")
+	require.False(t, hasLength, "204 status has no Content-Length")
 
 	// The Location from the status answer continues the upload.
 	resp, body = blobPatch(t, srv, tok, resp.Header.Get("Location"), make([]byte, 10), "512-521")
@@ -251,7 +251,7 @@ func TestUploadStatus(t *testing.T) {
 func TestUploadPatchWithoutContentRange(t *testing.T) {
 	srv := NewServer(t, nil)
 	tok := accessToken(t, srv, blobScopes)
-	content := []byte("0123456789012345678901234567") // 28 bytes, as recorded (WIRE.md c.4)
+	content := []byte("0123456789012345678901234567") // 28 bytes, as recorded
 	loc := blobStart(t, srv, tok, "hello")
 	resp, body := blobPatch(t, srv, tok, loc, content, "")
 	require.Equal(t, http.StatusAccepted, resp.StatusCode, string(body))
@@ -325,7 +325,7 @@ func TestUploadCompleteWrongDigest(t *testing.T) {
 	e := blobErr(t, body)
 	require.Equal(t, CodeDigestInvalid, e.Code)
 	require.Equal(t, "provided digest did not match uploaded content", e.Message)
-	require.JSONEq(t, `"digest parsing failed"`, string(e.Detail), "detail is a string (WIRE.md c.4)")
+	require.JSONEq(t, `"digest parsing failed"`, string(e.Detail), "detail is a string")
 
 	// The session was discarded.
 	resp, body = do(t, srv, http.MethodGet, loc, tok, nil, nil)
@@ -556,8 +556,7 @@ func TestUploadChallengeScopes(t *testing.T) {
 	challenge := func(sc string) string {
 		return fmt.Sprintf(`Bearer realm="https://%s/oauth2/token",service="%s",scope="%s"`, srv.Host, srv.Host, sc)
 	}
-	// The action order differs between the POST and what follows
-	// (WIRE.md a.1).
+	// The action order differs between the POST and what follows.
 	for _, c := range []struct{ method, path, scope string }{
 		{http.MethodPost, "/v2/hello/blobs/uploads/", "repository:hello:push,pull"},
 		{http.MethodPatch, loc, "repository:hello:pull,push"},
@@ -594,7 +593,7 @@ func TestBlobGetAndHead(t *testing.T) {
 	require.Equal(t, digest, resp.Header.Get("Docker-Content-Digest"))
 	require.Equal(t, "bytes", resp.Header.Get("Accept-Ranges"))
 
-	// The escaped digest form works as well (WIRE.md section 0).
+	// The escaped digest form works as well.
 	resp, body = do(t, srv, http.MethodGet, "/v2/hello/blobs/"+url.PathEscape(digest), tok, nil, nil)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Equal(t, content, body)
@@ -605,7 +604,7 @@ func TestBlobGetAndHead(t *testing.T) {
 			h.Set("Range", rng)
 		}
 		resp, body := do(t, srv, http.MethodHead, "/v2/hello/blobs/"+digest, tok, nil, h)
-		require.Equal(t, http.StatusOK, resp.StatusCode, "HEAD ignores Range (WIRE.md c.3)")
+		require.Equal(t, http.StatusOK, resp.StatusCode, "HEAD ignores Range")
 		require.Empty(t, body)
 		require.Equal(t, "1024", resp.Header.Get("Content-Length"))
 		require.Equal(t, digest, resp.Header.Get("Docker-Content-Digest"))
@@ -698,7 +697,7 @@ func TestBlobDelete(t *testing.T) {
 	require.Empty(t, body)
 	require.Equal(t, "0", resp.Header.Get("Content-Length"))
 	_, has := resp.Header["Docker-Content-Digest"]
-	require.False(t, has, "no Docker-Content-Digest on blob DELETE (WIRE.md c.3)")
+	require.False(t, has, "no Docker-Content-Digest on blob DELETE")
 
 	resp, _ = do(t, srv, http.MethodGet, "/v2/hello/blobs/"+digest, tok, nil, nil)
 	require.Equal(t, http.StatusNotFound, resp.StatusCode)
@@ -766,7 +765,7 @@ func TestBlobRedirectToStorage(t *testing.T) {
 	require.NotEmpty(t, resp.Header.Get("X-Ms-Request-Id"))
 	require.Equal(t, "2016-05-31", resp.Header.Get("X-Ms-Version"))
 	_, has := resp.Header["Docker-Content-Digest"]
-	require.False(t, has, "storage sends no Docker-Content-Digest (WIRE.md c.3)")
+	require.False(t, has, "storage sends no Docker-Content-Digest")
 
 	// Ranged read: the registry redirects anyway, storage answers 206.
 	rng := http.Header{"Range": {"bytes=512-767"}, "Authorization": auth["Authorization"]}
@@ -976,7 +975,7 @@ func TestBlobSeedingHelpers(t *testing.T) {
 }
 
 // TestUploadRawLocationSpliced checks the Location works when appended to
-// the endpoint verbatim, as the generated SDKs do (WIRE.md c.4).
+// the endpoint verbatim, as the generated SDKs do.
 func TestUploadRawLocationSpliced(t *testing.T) {
 	srv := NewServer(t, nil)
 	tok := accessToken(t, srv, blobScopes)

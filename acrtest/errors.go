@@ -5,8 +5,7 @@ import (
 	"net/http"
 )
 
-// Error codes ACR puts in the errors[].code field of failed responses
-// (WIRE.md section d).
+// Error codes ACR puts in the errors[].code field of failed responses.
 const (
 	CodeUnauthorized        = "UNAUTHORIZED"
 	CodeDenied              = "DENIED"

@@ -407,6 +407,42 @@ func TestFaultDelayHonoursCancel(t *testing.T) {
 	require.Zero(t, srv.Requests()[0].Status)
 }
 
+// A client that gives up on a delayed request does not leave the handler
+// waiting out the Delay, so Close, which waits for handlers, returns.
+func TestFaultDelayDoesNotHoldClose(t *testing.T) {
+	srv := NewUnstartedServer(nil)
+	srv.Start()
+	srv.InjectFault(Fault{Path: "/v2/", Delay: time.Hour})
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/v2/", nil)
+	require.NoError(t, err)
+	errc := make(chan error, 1)
+	go func() {
+		resp, err := srv.Client().Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		errc <- err
+	}()
+	// Cancel once the handler is waiting.
+	require.Eventually(t, func() bool { return srv.FaultsFired() == 1 }, 10*time.Second, time.Millisecond, "the request never arrived")
+	time.AfterFunc(50*time.Millisecond, cancel)
+	require.ErrorIs(t, <-errc, context.Canceled)
+
+	closed := make(chan struct{})
+	go func() {
+		srv.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close is still waiting for the delayed request")
+	}
+}
+
 func TestFaultRequestLogStatus(t *testing.T) {
 	srv := NewServer(t, nil)
 	srv.InjectFault(Fault{Nth: 1, Status: http.StatusTooManyRequests, RetryAfter: time.Second})

@@ -20,11 +20,11 @@ func accessToken(t *testing.T, srv *Server, scopes string) string {
 	aad, err := srv.Credential().GetToken(t.Context(), policy.TokenRequestOptions{Scopes: []string{ACRAudience + "/.default"}})
 	require.NoError(t, err)
 	rt := postForm(t, srv, "/oauth2/exchange", url.Values{
-		"grant_type": {"access_token"}, "service": {srv.Host}, "access_token": {aad.Token},
+		"grant_type": {"access_token"}, "service": {srv.Service()}, "access_token": {aad.Token},
 	})["refresh_token"]
 	require.NotEmpty(t, rt)
 	at := postForm(t, srv, "/oauth2/token", url.Values{
-		"grant_type": {"refresh_token"}, "service": {srv.Host}, "scope": {scopes}, "refresh_token": {rt},
+		"grant_type": {"refresh_token"}, "service": {srv.Service()}, "scope": {scopes}, "refresh_token": {rt},
 	})["access_token"]
 	require.NotEmpty(t, at)
 	return at

@@ -17,7 +17,7 @@ import (
 	"time"
 )
 
-// Manifest media types the registry stores (WIRE.md c.2). Only these may be
+// Manifest media types the registry stores. Only these may be
 // PUT; anything else is MANIFEST_INVALID.
 const (
 	mediaTypeOCIManifest    = "application/vnd.oci.image.manifest.v1+json"
@@ -28,7 +28,7 @@ const (
 	mediaTypeORASArtifact   = "application/vnd.cncf.oras.artifact.manifest.v1+json"
 
 	// Config media types whose blob is an image configuration, from which
-	// ACR reports architecture and os (WIRE.md b.4).
+	// ACR reports architecture and os.
 	mediaTypeOCIConfig    = "application/vnd.oci.image.config.v1+json"
 	mediaTypeDockerConfig = "application/vnd.docker.container.image.v1+json"
 )
@@ -43,7 +43,7 @@ const maxManifestBytes = 4 << 20
 const disallowedMessage = "The operation is disallowed on this registry, repository or image."
 
 // manifestError is a registry error answer: the status and the errors[]
-// entry to write (WIRE.md d). PutManifest returns it as its error.
+// entry to write. PutManifest returns it as its error.
 type manifestError struct {
 	status  int
 	code    string
@@ -60,7 +60,8 @@ func (e *manifestError) write(w http.ResponseWriter) {
 }
 
 // errDisallowed is the answer to an operation a changeable attribute
-// forbids. WIRE.md d lists 403 DENIED for it (not recorded).
+// forbids: 403 DENIED, the code the OCI and ACR documentation give for
+// it, though no recorded ACR traffic shows it.
 func errDisallowed() *manifestError {
 	return &manifestError{http.StatusForbidden, CodeDenied, disallowedMessage, NoDetail}
 }
@@ -70,7 +71,7 @@ func errManifestInvalid(format string, args ...any) *manifestError {
 }
 
 // errManifestUnknown is the 404 for a missing manifest. By tag ACR names
-// the tag in the message and sends detail {"Tag":"<tag>"} (WIRE.md c.2 [R]).
+// the tag in the message and sends detail {"Tag":"<tag>"}.
 // An unknown repository gets the same answer: ACR reports the manifest, not
 // the repository, as missing.
 func errManifestUnknown(ref string) *manifestError {
@@ -81,7 +82,8 @@ func errManifestUnknown(ref string) *manifestError {
 }
 
 // checkName and checkReference validate path parameters after
-// authorization (OCI grammar; codes from WIRE.md d).
+// authorization, with the OCI grammar and the OCI error codes, which ACR
+// uses.
 func checkName(name string) *manifestError {
 	if !isName(name) {
 		return &manifestError{http.StatusBadRequest, CodeNameInvalid, "invalid repository name", NoDetail}
@@ -101,7 +103,7 @@ func checkReference(ref string) *manifestError {
 	}
 }
 
-// handleManifest serves /v2/{name}/manifests/{reference} (WIRE.md c.2).
+// handleManifest serves /v2/{name}/manifests/{reference}.
 func (s *Server) handleManifest(w http.ResponseWriter, r *http.Request, entry *Request, name, ref string) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
@@ -117,7 +119,7 @@ func (s *Server) handleManifest(w http.ResponseWriter, r *http.Request, entry *R
 
 // getManifest serves GET and HEAD: the stored bytes with the manifest's own
 // Content-Type, Docker-Content-Digest, a quoted-digest ETag and
-// Content-Length (WIRE.md c.2 [R]); HEAD sends the same headers only.
+// Content-Length; HEAD sends the same headers only.
 func (s *Server) getManifest(w http.ResponseWriter, r *http.Request, entry *Request, name, ref string) {
 	if !s.authorize(w, r, entry, repoScope(name, "pull")) {
 		return
@@ -188,7 +190,7 @@ func (s *Server) lookupManifest(name, ref string) ([]byte, string, string, *mani
 // "OCI manifest found, but accept header does not support OCI manifests"
 // (Azure/acr PR #764; the index and artifact wordings are from Azure CLI
 // issues 25280 and 24976). Accept values come from every Accept line and
-// every comma-separated element (WIRE.md c.2: Go sends several lines, .NET
+// every comma-separated element (Go clients send several lines, .NET ones
 // one joined line); parameters are ignored except q=0, which refuses.
 // "*/*" accepts anything.
 //
@@ -253,7 +255,7 @@ func acceptItem(item string) (string, bool) {
 }
 
 // putManifest serves PUT: 201 with an empty body, Docker-Content-Digest and
-// a relative Location (WIRE.md c.2 [R]), plus OCI-Subject when the manifest
+// a relative Location, plus OCI-Subject when the manifest
 // has a subject (OCI 1.1).
 func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, entry *Request, name, ref string) {
 	if !s.authorize(w, r, entry, repoScope(name, "push", "pull")) {
@@ -340,8 +342,8 @@ func (s *Server) storeManifest(name, ref, contentType string, body []byte) (*man
 	if err := json.Unmarshal(body, &doc); err != nil {
 		return nil, errManifestInvalid("manifest is not valid JSON: %v", err)
 	}
-	// WIRE.md c.2: Content-Type must equal the body's mediaType. OCI makes
-	// the field optional; Docker schema 2 requires it.
+	// Content-Type must equal the body's mediaType. OCI makes the field
+	// optional; Docker schema 2 requires it.
 	isDocker := mediaType == mediaTypeDockerManifest || mediaType == mediaTypeDockerList
 	if doc.MediaType != mediaType && (doc.MediaType != "" || isDocker) {
 		return nil, errManifestInvalid("manifest mediaType %q does not match Content-Type %q", doc.MediaType, mediaType)
@@ -373,7 +375,8 @@ func (s *Server) storeManifest(name, ref, contentType string, body []byte) (*man
 			if !isDigest(l.Digest) {
 				return nil, errManifestInvalid("layer digest %q is invalid", l.Digest)
 			}
-			// WIRE.md b.4: imageSize is the sum of layer sizes.
+			// imageSize is the sum of the layer sizes, the config not
+			// included, as in ACR's answers.
 			m.ImageSize += l.Size
 			// Foreign (non-distributable) layers with URLs live outside the
 			// registry, so they need not have been pushed.
@@ -383,7 +386,7 @@ func (s *Server) storeManifest(name, ref, contentType string, body []byte) (*man
 			blobs = append(blobs, l.Digest)
 		}
 	case mediaTypeOCIIndex, mediaTypeDockerList:
-		// WIRE.md b.4: a list has references and no architecture, os or
+		// ACR gives a list references and no architecture, os or
 		// configMediaType.
 		m.References = []platformRef{}
 		for _, c := range doc.Manifests {
@@ -512,8 +515,7 @@ func knownManifestType(t string) bool {
 }
 
 // deleteManifest serves DELETE: by digest only (202, empty body), removing
-// every tag that points at the manifest; by tag 405 UNSUPPORTED
-// (WIRE.md c.2 [R]).
+// every tag that points at the manifest; by tag 405 UNSUPPORTED.
 func (s *Server) deleteManifest(w http.ResponseWriter, r *http.Request, entry *Request, name, ref string) {
 	if !s.authorize(w, r, entry, repoScope(name, "delete")) {
 		return
@@ -569,8 +571,7 @@ func (s *Server) removeManifest(name, digest string) *manifestError {
 }
 
 // handleV2Tags serves GET /v2/{name}/tags/list?n=&last= (OCI): tags in
-// lexical order, paged with a relative Link header like the /acr/v1 lists
-// (WIRE.md b.1).
+// lexical order, paged with a relative Link header like the /acr/v1 lists.
 func (s *Server) handleV2Tags(w http.ResponseWriter, r *http.Request, entry *Request, name string) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		writeError(w, http.StatusMethodNotAllowed, CodeUnsupported, "The requested method is not supported.", NoDetail)

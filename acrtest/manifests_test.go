@@ -123,8 +123,7 @@ func TestManifestPutThenGetByTagAndDigest(t *testing.T) {
 		require.Equal(t, fmt.Sprint(len(body)), resp.Header.Get("Content-Length"))
 	}
 
-	// A path-escaped digest and a repository name with '/' both work
-	// (WIRE.md section 0).
+	// A path-escaped digest and a repository name with '/' both work.
 	nested := ociImage(t, srv, "library/hello", "x")
 	resp, got = putManifestHTTP(t, srv, accessToken(t, srv, "repository:library/hello:pull,push"), "library/hello", "latest", mediaTypeOCIManifest, nested)
 	require.Equal(t, http.StatusCreated, resp.StatusCode, string(got))
@@ -215,7 +214,7 @@ func TestManifestMissing(t *testing.T) {
 	_, err := srv.PutManifest("hello", "v1", mediaTypeOCIManifest, ociImage(t, srv, "hello", "l"))
 	require.NoError(t, err)
 
-	// WIRE.md c.2 [R]: detail is the object {"Tag":"<tag>"}.
+	// As recorded from ACR: detail is the object {"Tag":"<tag>"}.
 	resp, got := do(t, srv, http.MethodGet, "/v2/hello/manifests/wrong-tag", tok, nil, acceptHeader(mediaTypeOCIManifest))
 	require.Equal(t, http.StatusNotFound, resp.StatusCode)
 	e := decodeWireError(t, resp, got)
@@ -451,7 +450,7 @@ func TestManifestDerivedFieldsAndIndexReferences(t *testing.T) {
 	require.Equal(t, mediaTypeDockerConfig, m.ConfigMediaType)
 	require.Equal(t, "arm64", m.Architecture)
 	require.Equal(t, "linux", m.OS)
-	require.Equal(t, int64(12), m.ImageSize, "WIRE.md b.4: layers only, config excluded")
+	require.Equal(t, int64(12), m.ImageSize, "ACR's imageSize: layers only, config excluded")
 	require.Nil(t, m.References)
 
 	l := repo.Manifests[indexDigest]

@@ -12,7 +12,7 @@ import (
 	"strings"
 )
 
-// This file serves the /acr/v1 metadata API (WIRE.md b.1-b.4) and the OCI
+// This file serves the /acr/v1 metadata API and the OCI
 // /v2/_catalog listing, which shares the repository paging.
 
 // Error codes used only by the metadata API.
@@ -22,8 +22,8 @@ const (
 	codePaginationNumberInvalid = "PAGINATION_NUMBER_INVALID"
 )
 
-// Messages of the metadata API's errors. TAG_UNKNOWN's is recorded
-// (WIRE.md b.3); DENIED's is the one ACR gives for locked content.
+// Messages of the metadata API's errors. TAG_UNKNOWN's is recorded;
+// DENIED's is the one ACR gives for locked content.
 const (
 	metaMsgNameUnknown     = "repository name not known to registry"
 	metaMsgNameInvalid     = "invalid repository name"
@@ -38,7 +38,7 @@ const (
 const maxPatchBody = 1 << 20
 
 // metaChangeable is the changeableAttributes object of responses. The
-// quarantine fields appear only on manifests, and only once set (WIRE.md b.4).
+// quarantine fields appear only on manifests, and only once set.
 type metaChangeable struct {
 	DeleteEnabled     bool   `json:"deleteEnabled"`
 	WriteEnabled      bool   `json:"writeEnabled"`
@@ -48,7 +48,7 @@ type metaChangeable struct {
 	QuarantineDetails string `json:"quarantineDetails,omitempty"`
 }
 
-// metaRepositoryAttributes is RepositoryAttributes (WIRE.md b.2), fields in
+// metaRepositoryAttributes is RepositoryAttributes, fields in
 // the recorded order.
 type metaRepositoryAttributes struct {
 	Registry             string     `json:"registry"`
@@ -60,8 +60,7 @@ type metaRepositoryAttributes struct {
 	ChangeableAttributes attributes `json:"changeableAttributes"`
 }
 
-// metaTagAttributes is TagAttributesBase; every field is always present
-// (WIRE.md b.3).
+// metaTagAttributes is TagAttributesBase; every field is always present.
 type metaTagAttributes struct {
 	Name                 string     `json:"name"`
 	Digest               string     `json:"digest"`
@@ -71,8 +70,8 @@ type metaTagAttributes struct {
 	ChangeableAttributes attributes `json:"changeableAttributes"`
 }
 
-// metaManifestAttributes is ManifestAttributesBase as observed (WIRE.md
-// b.4): architecture, os and configMediaType are absent for an index, tags
+// metaManifestAttributes is ManifestAttributesBase as ACR sends it:
+// architecture, os and configMediaType are absent for an index, tags
 // for an untagged manifest, references for a single-platform manifest.
 type metaManifestAttributes struct {
 	Digest               string         `json:"digest"`
@@ -113,8 +112,9 @@ type metaManifestProperties struct {
 	Manifest  metaManifestAttributes `json:"manifest"`
 }
 
-// metaCatalog is the body of both catalogs. WIRE.md b.1: the swagger's
-// link property never appears; paging is by the Link header only.
+// metaCatalog is the body of both catalogs. ACR never sends the link
+// property its REST API specification lists; paging is by the Link header
+// only.
 type metaCatalog struct {
 	Repositories []string `json:"repositories"`
 }
@@ -124,7 +124,7 @@ type metaDeletedRepository struct {
 	TagsDeleted      []string `json:"tagsDeleted"`
 }
 
-// handleCatalog serves GET /acr/v1/_catalog (WIRE.md b.1).
+// handleCatalog serves GET /acr/v1/_catalog.
 func (s *Server) handleCatalog(w http.ResponseWriter, r *http.Request, entry *Request) {
 	s.serveCatalog(w, r, entry, "/acr/v1/_catalog", true)
 }
@@ -171,8 +171,8 @@ func (s *Server) serveCatalog(w http.ResponseWriter, r *http.Request, entry *Req
 	if more {
 		params := [][2]string{{"last", page[len(page)-1]}, {"n", strconv.Itoa(n)}}
 		if acr {
-			// WIRE.md b.1: the ACR Link always carries orderby, empty
-			// when none was asked for.
+			// ACR's Link always carries orderby, empty when none was
+			// asked for.
 			params = append(params, [2]string{"orderby", q.Get("orderby")})
 		}
 		w.Header().Set("Link", metaLink(path, params))
@@ -181,8 +181,9 @@ func (s *Server) serveCatalog(w http.ResponseWriter, r *http.Request, entry *Req
 }
 
 // metaAdmit starts a request on repository metadata: it refuses methods
-// not in methods, authorizes with the action's scope (WIRE.md a.1;
-// a tag delete most likely needs the delete action, like a repository's),
+// not in methods, authorizes with the action's scope (a tag delete most
+// likely needs the delete action, like a repository's; ACR's challenge for
+// it has not been observed),
 // then validates the name. It answers and returns false when the request
 // ends there.
 func (s *Server) metaAdmit(w http.ResponseWriter, r *http.Request, entry *Request, name string, methods ...string) bool {
@@ -220,7 +221,7 @@ func (s *Server) metaLockRepo(w http.ResponseWriter, name string) *repository {
 	return repo
 }
 
-// handleRepository serves GET, PATCH and DELETE /acr/v1/{name} (WIRE.md b.2).
+// handleRepository serves GET, PATCH and DELETE /acr/v1/{name}.
 func (s *Server) handleRepository(w http.ResponseWriter, r *http.Request, entry *Request, name string) {
 	if name == "" {
 		notFoundPage(w)
@@ -270,12 +271,12 @@ func (s *Server) handleRepository(w http.ResponseWriter, r *http.Request, entry 
 		// repository's metadata and links go.
 		delete(s.state.repos, name)
 		s.state.mu.Unlock()
-		// WIRE.md b.2: 202 with the deleted digests and tags.
+		// ACR answers 202 with the deleted digests and tags.
 		writeJSON(w, http.StatusAccepted, out)
 	}
 }
 
-// handleListTags serves GET /acr/v1/{name}/_tags (WIRE.md b.1, b.3).
+// handleListTags serves GET /acr/v1/{name}/_tags.
 func (s *Server) handleListTags(w http.ResponseWriter, r *http.Request, entry *Request, name string) {
 	if r.Method != http.MethodGet {
 		metaMethodNotAllowed(w, http.MethodGet)
@@ -305,7 +306,7 @@ func (s *Server) handleListTags(w http.ResponseWriter, r *http.Request, entry *R
 	}
 	tags := make([]*tag, 0, len(repo.Tags))
 	for _, t := range repo.Tags {
-		// WIRE.md b.1: digest= keeps the tags of one manifest.
+		// digest= keeps the tags of one manifest.
 		if digest == "" || t.Digest == digest {
 			tags = append(tags, t)
 		}
@@ -328,11 +329,10 @@ func (s *Server) handleListTags(w http.ResponseWriter, r *http.Request, entry *R
 		}
 		w.Header().Set("Link", metaLink("/acr/v1/"+name+"/_tags", params))
 	}
-	writeJSON(w, http.StatusOK, metaTagList{Registry: s.Host, ImageName: name, Tags: page})
+	writeJSON(w, http.StatusOK, metaTagList{Registry: s.service, ImageName: name, Tags: page})
 }
 
-// handleTag serves GET, PATCH and DELETE /acr/v1/{name}/_tags/{tag}
-// (WIRE.md b.3).
+// handleTag serves GET, PATCH and DELETE /acr/v1/{name}/_tags/{tag}.
 func (s *Server) handleTag(w http.ResponseWriter, r *http.Request, entry *Request, name, tagName string) {
 	// A reference that is empty or spans path segments matches no route.
 	if tagName == "" || strings.Contains(tagName, "/") {
@@ -359,14 +359,14 @@ func (s *Server) handleTag(w http.ResponseWriter, r *http.Request, entry *Reques
 	t := repo.Tags[tagName]
 	if t == nil {
 		s.state.mu.Unlock()
-		// WIRE.md b.3, d: TAG_UNKNOWN without a detail field.
+		// ACR sends TAG_UNKNOWN without a detail field.
 		writeError(w, http.StatusNotFound, CodeTagUnknown, metaMsgTagUnknown, NoDetail)
 		return
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodPatch:
 		t.Attrs.apply(patch) // a GET's patch is empty
-		out := metaTagProperties{Registry: s.Host, ImageName: name, Tag: metaTagAttrs(t)}
+		out := metaTagProperties{Registry: s.service, ImageName: name, Tag: metaTagAttrs(t)}
 		s.state.mu.Unlock()
 		writeJSON(w, http.StatusOK, out)
 	case http.MethodDelete:
@@ -378,13 +378,13 @@ func (s *Server) handleTag(w http.ResponseWriter, r *http.Request, entry *Reques
 		delete(repo.Tags, tagName)
 		repo.Updated = s.now()
 		s.state.mu.Unlock()
-		// WIRE.md b.3: 202 with an empty body.
+		// ACR answers 202 with an empty body.
 		w.Header().Set("Content-Length", "0")
 		w.WriteHeader(http.StatusAccepted)
 	}
 }
 
-// handleListManifests serves GET /acr/v1/{name}/_manifests (WIRE.md b.1, b.4).
+// handleListManifests serves GET /acr/v1/{name}/_manifests.
 func (s *Server) handleListManifests(w http.ResponseWriter, r *http.Request, entry *Request, name string) {
 	if r.Method != http.MethodGet {
 		metaMethodNotAllowed(w, http.MethodGet)
@@ -432,11 +432,11 @@ func (s *Server) handleListManifests(w http.ResponseWriter, r *http.Request, ent
 		params := [][2]string{{"last", page[len(page)-1].Digest}, {"n", strconv.Itoa(n)}, {"orderby", q.Get("orderby")}}
 		w.Header().Set("Link", metaLink("/acr/v1/"+name+"/_manifests", params))
 	}
-	writeJSON(w, http.StatusOK, metaManifestList{Registry: s.Host, ImageName: name, Manifests: page})
+	writeJSON(w, http.StatusOK, metaManifestList{Registry: s.service, ImageName: name, Manifests: page})
 }
 
 // handleManifestProperties serves GET and PATCH
-// /acr/v1/{name}/_manifests/{digest} (WIRE.md b.4). The router has already
+// /acr/v1/{name}/_manifests/{digest}. The router has already
 // rejected references that are not digests.
 func (s *Server) handleManifestProperties(w http.ResponseWriter, r *http.Request, entry *Request, name, digest string) {
 	if !s.metaAdmit(w, r, entry, name, http.MethodGet, http.MethodPatch) {
@@ -455,8 +455,9 @@ func (s *Server) handleManifestProperties(w http.ResponseWriter, r *http.Request
 	m := repo.Manifests[digest]
 	if m == nil {
 		s.state.mu.Unlock()
-		// WIRE.md d: MANIFEST_UNKNOWN is expected here too. The /v2
-		// variant's {"Tag":…} detail has no counterpart for a digest.
+		// MANIFEST_UNKNOWN, as on /v2, is the likely answer; it is not
+		// recorded here. The /v2 variant's {"Tag":…} detail has no
+		// counterpart for a digest.
 		writeError(w, http.StatusNotFound, CodeManifestUnknown, metaMsgManifestUnknown, NoDetail)
 		return
 	}
@@ -467,7 +468,7 @@ func (s *Server) handleManifestProperties(w http.ResponseWriter, r *http.Request
 	if patch.QuarantineDetails != nil {
 		m.QuarantineDetails = *patch.QuarantineDetails
 	}
-	out := metaManifestProperties{Registry: s.Host, ImageName: name, Manifest: metaManifestAttrs(m, metaTagsByDigest(repo)[digest])}
+	out := metaManifestProperties{Registry: s.service, ImageName: name, Manifest: metaManifestAttrs(m, metaTagsByDigest(repo)[digest])}
 	s.state.mu.Unlock()
 	writeJSON(w, http.StatusOK, out)
 }
@@ -516,7 +517,7 @@ func metaContentDeletable(repo *repository) bool {
 
 func (s *Server) metaRepositoryAttributes(repo *repository) metaRepositoryAttributes {
 	return metaRepositoryAttributes{
-		Registry:             s.Host,
+		Registry:             s.service,
 		ImageName:            repo.Name,
 		CreatedTime:          formatTime(repo.Created),
 		LastUpdateTime:       formatTime(repo.Updated),
@@ -557,8 +558,8 @@ func metaManifestAttrs(m *manifest, tags []string) metaManifestAttributes {
 		},
 	}
 	if len(m.References) > 0 {
-		// WIRE.md b.4: an index or manifest list has references instead
-		// of architecture, os and configMediaType.
+		// ACR gives an index or manifest list references instead of
+		// architecture, os and configMediaType.
 		out.References = append([]platformRef(nil), m.References...)
 	} else {
 		out.Architecture = m.Architecture
@@ -582,8 +583,8 @@ func metaTagsByDigest(repo *repository) map[string][]string {
 }
 
 // metaOrder validates orderby: "timedesc" or "timeasc" order by
-// lastUpdateTime; absent, empty or "none" keep the lexical default
-// (WIRE.md b.1). It returns "" for the default.
+// lastUpdateTime; absent, empty or "none" keep the lexical default.
+// It returns "" for the default.
 func metaOrder(w http.ResponseWriter, q url.Values) (string, bool) {
 	switch o := strings.ToLower(q.Get("orderby")); o {
 	case "", "none":
@@ -598,8 +599,8 @@ func metaOrder(w http.ResponseWriter, q url.Values) (string, bool) {
 
 // metaPageSize returns the page size a list request asks for, capped at
 // MaxPageSize, which is also the default. With ordered is set (orderby
-// given) and no n, the size is 0, meaning unlimited: WIRE.md b.1 records a
-// whole set returned in one page for that case.
+// given) and no n, the size is 0, meaning unlimited: ACR has been seen
+// returning a whole set in one page for that case.
 func (s *Server) metaPageSize(w http.ResponseWriter, q url.Values, ordered bool) (int, bool) {
 	raw := q.Get("n")
 	if raw == "" {
@@ -683,7 +684,7 @@ func metaTimeLess(at, aseq, bt, bseq int64) bool {
 	return aseq < bseq
 }
 
-// metaLink formats a next-page Link header. WIRE.md b.1: the target is
+// metaLink formats a next-page Link header as ACR does: the target is
 // relative, has no api-version, and lists the parameters in this order
 // with query-escaped values (a digest's ':' becomes %3A).
 func metaLink(path string, params [][2]string) string {
@@ -704,8 +705,8 @@ func metaLink(path string, params [][2]string) string {
 	return b.String()
 }
 
-// metaReadPatch decodes a PATCH body of changeable attributes (WIRE.md
-// b.4): only the fields present change. Quarantine fields are honoured on
+// metaReadPatch decodes a PATCH body of changeable attributes: only the
+// fields present change. Quarantine fields are honoured on
 // manifests only; their state must be Passed or Failed.
 func metaReadPatch(w http.ResponseWriter, r *http.Request, manifest bool) (attributesPatch, bool) {
 	if r.Method != http.MethodPatch {
@@ -732,7 +733,7 @@ func metaReadPatch(w http.ResponseWriter, r *http.Request, manifest bool) (attri
 	return p, true
 }
 
-// metaNameUnknown writes WIRE.md d's NAME_UNKNOWN, which has no detail.
+// metaNameUnknown writes ACR's NAME_UNKNOWN, which has no detail.
 func metaNameUnknown(w http.ResponseWriter) {
 	writeError(w, http.StatusNotFound, CodeNameUnknown, metaMsgNameUnknown, NoDetail)
 }

@@ -36,7 +36,7 @@ func (c *metaClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// metaStart is a recorded ACR timestamp (WIRE.md section 0).
+// metaStart is a recorded ACR timestamp.
 var metaStart = time.Date(2022, 12, 13, 1, 30, 2, 737099500, time.UTC)
 
 func newMetaServer(t *testing.T, opts *Options) (*Server, *metaClock) {
@@ -185,7 +185,7 @@ func metaKeys(m map[string]any) []string {
 }
 
 // metaLinkTarget extracts the target between the first '<' and '>' of a
-// Link header (WIRE.md b.1).
+// Link header.
 func metaLinkTarget(t *testing.T, link string) string {
 	t.Helper()
 	i, j := strings.Index(link, "<"), strings.Index(link, ">")
@@ -280,7 +280,7 @@ func TestMetadataCatalogPagingFollowsLink(t *testing.T) {
 		require.Less(t, i, 10, "paging did not end")
 		resp, body := metaJSON(t, srv, "GET", path, tok, "")
 		metaAssertJSON(t, resp, http.StatusOK)
-		// WIRE.md b.1: the swagger's link property never appears.
+		// The link property of the REST API specification never appears.
 		assert.Equal(t, []string{"repositories"}, metaKeys(body))
 		repos := body["repositories"].([]any)
 		require.Len(t, repos, 1)
@@ -422,7 +422,7 @@ func TestMetadataRepositoryUnknownAndInvalid(t *testing.T) {
 	tok := metaToken(t, srv, "nope", "Bad_Name")
 	for _, p := range []string{"/acr/v1/nope", "/acr/v1/nope/_tags", "/acr/v1/nope/_manifests", "/acr/v1/nope/_tags/latest", "/acr/v1/nope/_manifests/" + metaDigest("x")} {
 		resp, body := metaJSON(t, srv, "GET", p, tok, "")
-		// WIRE.md d: NAME_UNKNOWN carries no detail field.
+		// NAME_UNKNOWN carries no detail field.
 		metaAssertError(t, resp, body, http.StatusNotFound, CodeNameUnknown, true)
 	}
 	resp, body := metaJSON(t, srv, "DELETE", "/acr/v1/nope", tok, "")
@@ -516,7 +516,7 @@ func TestMetadataRepositoryNameWithSlash(t *testing.T) {
 	metaSeed(t, srv, "library/hello-world", manifest{Digest: d}, "latest")
 	tok := metaToken(t, srv, "library/hello-world")
 
-	// WIRE.md section 0: Go sends the name raw, Python and .NET as %2F.
+	// Go clients send the name raw, Python and .NET ones with %2F.
 	for _, name := range []string{"library/hello-world", "library%2Fhello-world"} {
 		t.Run(name, func(t *testing.T) {
 			resp, body := metaJSON(t, srv, "GET", "/acr/v1/"+name, tok, "")
@@ -639,8 +639,8 @@ func TestMetadataTagListOrderBy(t *testing.T) {
 	metaSeedTimed(t, srv, clock)
 	tok := metaToken(t, srv, "hello-world")
 
-	// WIRE.md b.1: orderby without n returns the whole set in one page,
-	// even beyond the page size, with no Link.
+	// orderby without n returns the whole set in one page, even beyond
+	// the page size, with no Link.
 	resp, body := metaJSON(t, srv, "GET", "/acr/v1/hello-world/_tags?orderby=timedesc", tok, "")
 	metaAssertJSON(t, resp, http.StatusOK)
 	assert.Equal(t, []string{"d", "b", "a", "c"}, metaTagNames(t, body))
@@ -680,7 +680,7 @@ func TestMetadataTagListDigestFilter(t *testing.T) {
 	_, body := metaJSON(t, srv, "GET", "/acr/v1/hello-world/_tags?digest="+url.QueryEscape(d1), tok, "")
 	assert.Equal(t, []string{"b", "c"}, metaTagNames(t, body))
 
-	// The recorded .NET request: orderby=timeasc with digest (WIRE.md b.1).
+	// The recorded .NET request: orderby=timeasc with digest.
 	_, body = metaJSON(t, srv, "GET", "/acr/v1/hello-world/_tags?orderby=timeasc&digest="+url.QueryEscape(d2), tok, "")
 	assert.Equal(t, []string{"a", "d"}, metaTagNames(t, body))
 
@@ -786,7 +786,7 @@ func TestMetadataTagInvalidReference(t *testing.T) {
 	metaAssertError(t, resp, body, http.StatusBadRequest, CodeTagInvalid, true)
 
 	// A reference spanning segments matches no route: plain-text 404, no
-	// challenge (WIRE.md d).
+	// challenge.
 	resp, raw := do(t, srv, "GET", "/acr/v1/hello-world/_tags/a/b", "", nil, nil)
 	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
 	assert.Equal(t, "text/plain; charset=utf-8", resp.Header.Get("Content-Type"))
@@ -839,7 +839,7 @@ func TestMetadataManifestListShape(t *testing.T) {
 	assert.Equal(t, "hello-world", body["imageName"])
 	assert.Empty(t, resp.Header.Values("Link"))
 
-	// Default order: lexical by digest (WIRE.md b.1).
+	// Default order: lexical by digest.
 	var got []string
 	for _, v := range body["manifests"].([]any) {
 		got = append(got, v.(map[string]any)["digest"].(string))
@@ -922,7 +922,7 @@ func TestMetadataManifestProperties(t *testing.T) {
 	img, _, idx := metaSeedManifests(t, srv, clock)
 	tok := metaToken(t, srv, "hello-world")
 
-	// WIRE.md section 0: the digest works raw and with ':' escaped.
+	// The digest works raw and with ':' escaped.
 	for _, p := range []string{img, strings.Replace(img, ":", "%3A", 1)} {
 		resp, body := metaJSON(t, srv, "GET", "/acr/v1/hello-world/_manifests/"+p+"?api-version=2021-07-01", tok, "")
 		metaAssertJSON(t, resp, http.StatusOK)
@@ -1007,7 +1007,7 @@ func TestMetadataMethodNotAllowed(t *testing.T) {
 func TestMetadataAnonymousPull(t *testing.T) {
 	srv, _ := newMetaServer(t, &Options{AnonymousPull: true})
 	d := seedHelloWorld(t, srv)
-	// WIRE.md a.4: the Go body, with an empty refresh_token.
+	// The body Go clients send, with an empty refresh_token.
 	tok := postForm(t, srv, "/oauth2/token", url.Values{
 		"grant_type": {"password"}, "refresh_token": {""}, "service": {srv.Host}, "scope": {"registry:catalog:*"},
 	})["access_token"]
@@ -1023,7 +1023,7 @@ func TestMetadataAnonymousPull(t *testing.T) {
 	resp, _ = metaJSON(t, srv, "GET", "/acr/v1/hello-world/_manifests/"+d, tok, "")
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 
-	// WIRE.md a.4: anonymous writes fail with insufficient_scope.
+	// Anonymous writes fail with insufficient_scope.
 	resp, body = metaJSON(t, srv, "PATCH", "/acr/v1/hello-world", tok, `{"deleteEnabled":true}`)
 	metaAssertError(t, resp, body, http.StatusUnauthorized, CodeUnauthorized, false)
 	assert.Equal(t, metaWantChallenge(srv, "repository:hello-world:metadata_write")+`,error="insufficient_scope"`, resp.Header.Get("WWW-Authenticate"))

@@ -3,15 +3,17 @@ package acrtest
 import (
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -62,6 +64,21 @@ type Options struct {
 	// Now is the clock used for timestamps and token lifetimes. Nil means
 	// time.Now.
 	Now func() time.Time
+
+	// Service is the registry's login server name, such as
+	// "myregistry.azurecr.io": the service parameter of the server's
+	// challenges, the only service its token endpoints accept, and the
+	// audience of the tokens it issues. It need not resolve to the server;
+	// clients still connect to URL, and the server's certificate is also
+	// valid for the name. Empty means Host, the listening address. A
+	// client must take the service from a challenge: one that derives it
+	// from the URL it connects to is refused.
+	Service string
+	// Realm is the token endpoint URL the server's challenges name. Empty
+	// means "https://" + Host + "/oauth2/token", this server's own token
+	// endpoint. A client fetches tokens from the realm, so set it only to
+	// a URL that reaches this server.
+	Realm string
 }
 
 // User is a username/password identity for Basic authentication on
@@ -83,10 +100,12 @@ type User struct {
 // distribution API, answering with the status codes, headers and bodies that
 // ACR sends. Its methods are safe for concurrent use.
 type Server struct {
-	// URL is the registry endpoint, "https://127.0.0.1:port".
+	// URL is the registry endpoint, "https://127.0.0.1:port", set by
+	// Start.
 	URL string
-	// Host is the login server host name ("127.0.0.1:port"), the value
-	// of the service parameter in challenges and token requests.
+	// Host is the address the server listens on, "127.0.0.1:port", the
+	// host of URL, set by Start. It is also the service (see Service)
+	// unless Options.Service names another.
 	Host string
 
 	opts    Options
@@ -94,6 +113,14 @@ type Server struct {
 	storage *httptest.Server // blob redirect target; nil unless RedirectBlobs
 	cred    *Credential
 	key     []byte // HMAC key for the JWTs this server issues
+
+	service string            // effective Options.Service, set by Start
+	realm   string            // effective Options.Realm, set by Start
+	cert    *x509.Certificate // served by both hosts, set by Start
+	roots   *x509.CertPool    // what the clients trust, set by Start
+
+	// Connections accepted by the registry and storage hosts.
+	conns, storageConns atomic.Int64
 
 	mu    sync.Mutex
 	state *registry
@@ -167,22 +194,79 @@ func NewUnstartedServer(opts *Options) *Server {
 	// contexts) make net/http log handshake noise; it is not a finding.
 	quiet := log.New(io.Discard, "", 0)
 	s.ts.Config.ErrorLog = quiet
+	s.ts.Config.ConnState = countNew(&s.conns)
 	if s.opts.RedirectBlobs {
 		s.storage = httptest.NewUnstartedServer(http.HandlerFunc(s.serveStorage))
 		s.storage.Config.ErrorLog = quiet
+		s.storage.Config.ConnState = countNew(&s.storageConns)
 	}
 	return s
 }
 
+// countNew is a ConnState hook counting accepted connections. httptest
+// keeps it when it installs its own.
+func countNew(n *atomic.Int64) func(net.Conn, http.ConnState) {
+	return func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			n.Add(1)
+		}
+	}
+}
+
 // Start starts the registry (and the storage host, with RedirectBlobs).
+// Both present a certificate made for this server, valid for localhost,
+// 127.0.0.1, ::1 and the host names of Options.Service and Options.Realm.
 func (s *Server) Start() {
+	cert, err := newCertificate(hostName(s.opts.Service), hostName(s.opts.Realm))
+	if err != nil {
+		panic("acrtest: creating the TLS certificate: " + err.Error())
+	}
+	s.cert = cert.Leaf
+	s.roots = x509.NewCertPool()
+	s.roots.AddCert(s.cert)
+	s.roots.AddCert(httptestCertificate())
+	s.ts.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	if s.storage != nil {
+		s.storage.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	}
+	// The listener exists already: settle the names before any request
+	// can arrive.
+	s.Host = s.ts.Listener.Addr().String()
+	s.URL = "https://" + s.Host
+	s.service = s.opts.Service
+	if s.service == "" {
+		s.service = s.Host
+	}
+	s.realm = s.opts.Realm
+	if s.realm == "" {
+		s.realm = "https://" + s.Host + "/oauth2/token"
+	}
 	s.ts.StartTLS()
-	s.URL = s.ts.URL
-	u, _ := url.Parse(s.ts.URL)
-	s.Host = u.Host
+	// Keep httptest's client, which Close cleans up after, with the roots
+	// above in place of its own (the served certificate alone).
+	s.ts.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs = s.roots
+	if s.URL != s.ts.URL {
+		panic("acrtest: httptest serves " + s.ts.URL + ", not " + s.URL)
+	}
 	if s.storage != nil {
 		s.storage.StartTLS()
 	}
+}
+
+// Service returns the registry's service name: Options.Service, or Host
+// when that is empty. Challenges name it, token requests must name it, and
+// the tokens the server issues carry it as their audience. ACR's own
+// service is its login server name, such as "myregistry.azurecr.io". The
+// value is known once the server has started.
+func (s *Server) Service() string {
+	return s.service
+}
+
+// Realm returns the token endpoint URL that the server's challenges name:
+// Options.Realm, or "https://" + Host + "/oauth2/token" when that is empty.
+// The value is known once the server has started.
+func (s *Server) Realm() string {
+	return s.realm
 }
 
 // Close shuts the server down, waiting for in-flight requests.
@@ -203,16 +287,29 @@ func (s *Server) StorageURL() string {
 	return s.storage.URL
 }
 
-// Client returns an *http.Client that trusts the server's certificate (and
-// the storage host's).
+// Client returns an *http.Client that trusts the server's certificate,
+// which the storage host presents too, whether the client dials
+// 127.0.0.1 or localhost. It also trusts the certificate that
+// net/http/httptest's TLS servers present by default, so it reaches a
+// test's other httptest servers as well. Every call returns the same
+// client, so requests through it share connections, and Close closes its
+// idle ones.
 func (s *Server) Client() *http.Client {
 	return s.ts.Client()
 }
 
-// ClientOptions returns azcore client options whose transport trusts the
-// server's certificate; embed them in an azacr client's options.
+// ClientOptions returns azcore client options whose transport is Client,
+// trusting the server's certificate; embed them in an azacr client's
+// options.
 func (s *Server) ClientOptions() azcore.ClientOptions {
 	return azcore.ClientOptions{Transport: s.Client()}
+}
+
+// Certificate returns the self-signed certificate that the registry and
+// storage hosts present, for clients configured some other way than with
+// Client or TLSConfig. It is nil before Start.
+func (s *Server) Certificate() *x509.Certificate {
+	return s.cert
 }
 
 // Credential returns the fake Microsoft Entra credential whose tokens this
@@ -221,9 +318,34 @@ func (s *Server) Credential() *Credential {
 	return s.cred
 }
 
-// TLSConfig returns a TLS client configuration trusting the server.
+// TLSConfig returns a new TLS client configuration that trusts what
+// Client trusts: the server's certificate and httptest's default one.
 func (s *Server) TLSConfig() *tls.Config {
-	return s.ts.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+	return &tls.Config{RootCAs: s.roots.Clone()}
+}
+
+// Connections returns how many TCP connections the registry host has
+// accepted since the server started; the storage host's are counted apart,
+// by StorageConnections. It is how a test proves that a client reuses
+// connections: a client that keeps them alive sends a sequence of requests
+// over one connection (or one per concurrent request), while one that
+// does not opens a connection per request. Take the count before and after
+// the requests of interest, and compare the difference with the number of
+// requests (CountRequests).
+//
+// Every accepted connection counts, including one whose TLS handshake
+// fails and one that a client opened and never used. A fault that resets
+// a connection or cuts a response closes the connection, so the client's
+// next request needs a new one.
+func (s *Server) Connections() int {
+	return int(s.conns.Load())
+}
+
+// StorageConnections is Connections for the storage host that blob reads
+// are redirected to: how many TCP connections it has accepted since the
+// server started. It is 0 without Options.RedirectBlobs.
+func (s *Server) StorageConnections() int {
+	return int(s.storageConns.Load())
 }
 
 // Requests returns a copy of the request log, oldest first.
@@ -308,8 +430,7 @@ func (s *Server) serveRegistry(w http.ResponseWriter, r *http.Request) {
 	s.route(fw, r, &entry)
 }
 
-// commonHeaders sets the headers ACR puts on nearly every response
-// (WIRE.md section 0).
+// commonHeaders sets the headers ACR puts on nearly every response.
 func commonHeaders(h http.Header, r *http.Request) {
 	h.Set("Docker-Distribution-Api-Version", "registry/2.0")
 	h.Set("X-Ms-Correlation-Request-Id", newID())
@@ -374,8 +495,8 @@ func (s *Server) routeACR(w http.ResponseWriter, r *http.Request, entry *Request
 			s.handleListManifests(w, r, entry, name)
 			return
 		}
-		// WIRE.md (d): a path segment that is not a digest is rejected by
-		// routing before authentication, with a plain-text 404.
+		// ACR's router rejects a path segment that is not a digest before
+		// authentication, with a plain-text 404.
 		if !isDigest(ref) {
 			notFoundPage(w)
 			return
@@ -429,7 +550,7 @@ func (s *Server) routeV2(w http.ResponseWriter, r *http.Request, entry *Request,
 	}
 }
 
-// notFoundPage is the router's plain-text 404 (WIRE.md section d).
+// notFoundPage is the router's plain-text 404.
 func notFoundPage(w http.ResponseWriter) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusNotFound)

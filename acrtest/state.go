@@ -9,7 +9,7 @@ import (
 )
 
 // timeLayout writes timestamps the way ACR does: UTC with seven fractional
-// digits (WIRE.md section 0).
+// digits.
 const timeLayout = "2006-01-02T15:04:05.0000000Z"
 
 func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
@@ -91,7 +91,7 @@ type manifest struct {
 	References      []platformRef // for indexes and manifest lists
 	Subject         string        // digest of the OCI 1.1 subject, if any
 	Annotations     map[string]string
-	// Quarantine state set through PATCH (WIRE.md b.4).
+	// Quarantine state set through PATCH.
 	QuarantineState   string
 	QuarantineDetails string
 }
