@@ -1,6 +1,7 @@
 package azacr
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -421,4 +422,74 @@ func TestAuthChallengeAndBlobReadsReuseOneConnection(t *testing.T) {
 		assert.Equal(t, content, got)
 	}
 	assert.EqualValues(t, 1, conns.Load(), "every response was read to its end and its connection reused")
+}
+
+// TestAuthAgainstARegistryNamedOtherThanItsAddress: the registry's service
+// is its login server name, not the address the client dials (a private
+// endpoint, a proxy, "localhost" for 127.0.0.1). Every kind of client gets
+// its service from the challenge and then runs at steady-state cost.
+func TestAuthAgainstARegistryNamedOtherThanItsAddress(t *testing.T) {
+	for _, kind := range []string{"entra", "password", "anonymous"} {
+		t.Run(kind, func(t *testing.T) {
+			srv := acrtest.NewServer(t, &acrtest.Options{
+				Service: "myregistry.azurecr.io", AnonymousPull: true,
+				Users: []acrtest.User{{Name: "admin", Password: "pw"}},
+			})
+			seedImage(t, srv, "hello", "v1")
+			var cred azcore.TokenCredential
+			switch kind {
+			case "entra":
+				cred = srv.Credential()
+			case "password":
+				cred = NewPasswordCredential("admin", "pw")
+			}
+			for _, endpoint := range []string{srv.URL, strings.Replace(srv.URL, "127.0.0.1", "LocalHost", 1)} {
+				c, err := NewContainerRegistryClient(endpoint, cred, &ContainerRegistryClientOptions{ClientOptions: testClientOptions(srv)})
+				require.NoError(t, err)
+				_, err = c.GetManifest(t.Context(), "hello", "v1", nil)
+				require.NoError(t, err, endpoint)
+				srv.ResetRequests()
+				_, err = c.GetManifest(t.Context(), "hello", "v1", nil)
+				require.NoError(t, err)
+				_, err = c.GetTagProperties(t.Context(), "hello", "v1", nil)
+				require.NoError(t, err)
+				assert.Equal(t, requestCounts{Total: 3, Token: 1, Other: 2}, countRequests(srv), "%s: warm, and a new scope without a 401", endpoint)
+			}
+		})
+	}
+}
+
+// TestConnectionsAreReused: a cold client that authenticates, uploads a
+// multi-chunk blob, downloads it (following ACR's redirect to storage),
+// reads metadata and a manifest needs one connection to each host: every
+// response on the way is read to its end.
+func TestConnectionsAreReused(t *testing.T) {
+	srv := acrtest.NewServer(t, &acrtest.Options{RedirectBlobs: true})
+	seedImage(t, srv, "hello", "v1")
+	opts := testClientOptions(srv)
+	c, err := NewContainerRegistryClient(srv.URL, srv.Credential(), &ContainerRegistryClientOptions{ClientOptions: opts})
+	require.NoError(t, err)
+	b, err := NewBlobClient(srv.URL, srv.Credential(), &BlobClientOptions{ClientOptions: opts})
+	require.NoError(t, err)
+	data := bytes.Repeat([]byte("0123456789"), 5000)
+	for range 3 {
+		up, err := b.UploadBlob(t.Context(), "hello", bytes.NewReader(data), &BlobClientUploadBlobOptions{ChunkSize: 16 << 10, SkipExistenceCheck: true})
+		require.NoError(t, err)
+		got, err := b.GetBlob(t.Context(), "hello", up.Digest, nil)
+		require.NoError(t, err)
+		body, err := io.ReadAll(got.Body)
+		require.NoError(t, err)
+		require.NoError(t, got.Body.Close())
+		require.Equal(t, data, body)
+		_, err = b.CheckBlobExists(t.Context(), "hello", up.Digest, nil)
+		require.NoError(t, err)
+		_, err = c.GetManifest(t.Context(), "hello", "v1", nil)
+		require.NoError(t, err)
+		_, err = c.GetRepositoryProperties(t.Context(), "hello", nil)
+		require.NoError(t, err)
+		_, err = c.GetTagProperties(t.Context(), "nope", "v1", nil) // a 404 on the way
+		require.Error(t, err)
+	}
+	assert.Equal(t, 1, srv.Connections(), "registry connections")
+	assert.Equal(t, 1, srv.StorageConnections(), "storage connections")
 }
