@@ -3,6 +3,7 @@ package azacr
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 	"github.com/Azure/azure-sdk-for-go/sdk/containerregistry/azacr/acrtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -498,4 +500,106 @@ func TestFailedResumeKeepsResponseError(t *testing.T) {
 			assert.Contains(t, err.Error(), "resuming failed")
 		})
 	}
+}
+
+// manifestResponse is what GetManifest returns for body served as
+// contentType ("" for none).
+func manifestResponse(contentType, body string) ContainerRegistryClientGetManifestResponse {
+	r := ContainerRegistryClientGetManifestResponse{ManifestData: []byte(body)}
+	if contentType != "" {
+		r.ContentType = &contentType
+	}
+	return r
+}
+
+// TestDecodeRefusesTheOtherKind: DecodeImageManifest on an index (or
+// DecodeImageIndex on an image manifest) used to succeed with an empty
+// struct. The media type of the response or of the document, or failing
+// both the document's shape, tells which it is; Docker's manifest and
+// list types count as their OCI equivalents.
+func TestDecodeRefusesTheOtherKind(t *testing.T) {
+	const (
+		ociManifest = "application/vnd.oci.image.manifest.v1+json"
+		ociIndex    = "application/vnd.oci.image.index.v1+json"
+		dockerV2    = "application/vnd.docker.distribution.manifest.v2+json"
+		dockerList  = "application/vnd.docker.distribution.manifest.list.v2+json"
+		orasType    = "application/vnd.cncf.oras.artifact.manifest.v1+json"
+	)
+	manifest := `{"schemaVersion":2,%s"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:` + strings.Repeat("a", 64) + `","size":2},"layers":[]}`
+	index := `{"schemaVersion":2,%s"manifests":[{"mediaType":"` + ociManifest + `","digest":"sha256:` + strings.Repeat("b", 64) + `","size":3}]}`
+	mt := func(t string) string { return `"mediaType":"` + t + `",` }
+	cases := []struct {
+		name                string
+		contentType, body   string
+		isManifest, isIndex bool
+	}{
+		{"OCI manifest by content type", ociManifest, fmt.Sprintf(manifest, ""), true, false},
+		{"OCI manifest by mediaType", "", fmt.Sprintf(manifest, mt(ociManifest)), true, false},
+		{"manifest by shape", "", fmt.Sprintf(manifest, ""), true, false},
+		{"Docker v2 manifest", dockerV2, fmt.Sprintf(manifest, mt(dockerV2)), true, false},
+		{"OCI index by content type", ociIndex, fmt.Sprintf(index, ""), false, true},
+		{"OCI index by content type with parameters", ociIndex + "; charset=utf-8", fmt.Sprintf(index, ""), false, true},
+		{"OCI index by mediaType", "", fmt.Sprintf(index, mt(ociIndex)), false, true},
+		{"index by shape", "", fmt.Sprintf(index, ""), false, true},
+		{"Docker manifest list", dockerList, fmt.Sprintf(index, mt(dockerList)), false, true},
+		{"index body served as a manifest", ociManifest, fmt.Sprintf(index, ""), false, false},
+		{"manifest body served as an index", ociIndex, fmt.Sprintf(manifest, ""), false, false},
+		{"content type and mediaType disagree", ociIndex, fmt.Sprintf(manifest, mt(ociManifest)), false, false},
+		{"ORAS artifact manifest", orasType, `{"mediaType":"` + orasType + `","artifactType":"x","blobs":[]}`, false, false},
+		{"empty object", "", `{}`, false, false},
+		{"null", "", `null`, false, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := manifestResponse(tc.contentType, tc.body)
+			m, err := r.DecodeImageManifest()
+			if tc.isManifest {
+				require.NoError(t, err)
+				assert.Equal(t, "sha256:"+strings.Repeat("a", 64), m.Config.Digest)
+			} else {
+				require.ErrorIs(t, err, ErrUnexpectedManifest)
+				assert.Nil(t, m)
+			}
+			idx, err := r.DecodeImageIndex()
+			if tc.isIndex {
+				require.NoError(t, err)
+				require.Len(t, idx.Manifests, 1)
+			} else {
+				require.ErrorIs(t, err, ErrUnexpectedManifest)
+				assert.Nil(t, idx)
+			}
+		})
+	}
+}
+
+// TestDecodeIndexFromRegistry: the same through the emulator, which
+// serves an index with its media type.
+func TestDecodeIndexFromRegistry(t *testing.T) {
+	srv := acrtest.NewServer(t, nil)
+	d := seedImage(t, srv, "multi", "amd64")
+	child := mustManifest(t, srv, "multi", d)
+	body, err := json.Marshal(ImageIndex{
+		SchemaVersion: 2,
+		MediaType:     string(ContentTypeApplicationVndOCIImageIndexV1JSON),
+		Manifests:     []Descriptor{{MediaType: string(ContentTypeApplicationVndOCIImageManifestV1JSON), Digest: d, Size: int64(len(child))}},
+	})
+	require.NoError(t, err)
+	c := newTestClient(t, srv, srv.Credential())
+	_, err = c.UploadManifest(t.Context(), "multi", "latest", ContentTypeApplicationVndOCIImageIndexV1JSON, streaming.NopCloser(bytes.NewReader(body)), nil)
+	require.NoError(t, err)
+
+	got, err := c.GetManifest(t.Context(), "multi", "latest", nil)
+	require.NoError(t, err)
+	_, err = got.DecodeImageManifest()
+	require.ErrorIs(t, err, ErrUnexpectedManifest)
+	assert.Contains(t, err.Error(), "index")
+	_, err = got.DecodeImageIndex()
+	require.NoError(t, err)
+
+	got, err = c.GetManifest(t.Context(), "multi", "amd64", nil)
+	require.NoError(t, err)
+	_, err = got.DecodeImageIndex()
+	require.ErrorIs(t, err, ErrUnexpectedManifest)
+	_, err = got.DecodeImageManifest()
+	require.NoError(t, err)
 }
