@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -33,9 +34,16 @@ func retriesOrDefault(n int) int {
 // an error wrapping ErrDigestMismatch or ErrSizeMismatch instead of io.EOF
 // when the content is wrong, so reading to io.EOF means the bytes are
 // right. A connection dropped mid-body is resumed with a Range request from
-// the last byte received (options.MaxRetries times). ACR answers blob GETs
-// with a redirect to storage; it is followed without the Authorization
-// header. A missing blob is an *azcore.ResponseError with status 404.
+// the last byte received (options.MaxRetries times); a body still short
+// then is an error wrapping ErrSizeMismatch and io.ErrUnexpectedEOF. ACR
+// answers blob GETs with a redirect to storage; it is followed without the
+// Authorization header. A missing blob is an *azcore.ResponseError with
+// status 404. A blob announced larger than 1 PiB is refused as a lying
+// answer (ErrSizeMismatch).
+//
+// Close ends the body for good: a Read after it (or one it interrupts)
+// returns an error wrapping http.ErrBodyReadAfterClose and sends nothing.
+// So does the end of ctx, with an error wrapping ctx.Err().
 func (c *BlobClient) GetBlob(ctx context.Context, name string, digest string, options *BlobClientGetBlobOptions) (resp BlobClientGetBlobResponse, err error) {
 	ctx, endSpan := runtime.StartSpan(ctx, "BlobClient.GetBlob", c.internal.Tracer(), nil)
 	defer func() { endSpan(err) }()
@@ -44,6 +52,9 @@ func (c *BlobClient) GetBlob(ctx context.Context, name string, digest string, op
 	}
 	retries := 3
 	if options != nil {
+		if err = checkRetries(options.MaxRetries); err != nil {
+			return resp, err
+		}
 		retries = retriesOrDefault(options.MaxRetries)
 	}
 	httpResp, err := c.getRange(ctx, name, digest, 0, -1)
@@ -51,7 +62,11 @@ func (c *BlobClient) GetBlob(ctx context.Context, name string, digest string, op
 		return resp, err
 	}
 	size := httpResp.ContentLength
-	body := &resumingBody{client: c, ctx: ctx, name: name, digest: digest, body: httpResp.Body, size: size, retries: retries}
+	if size > maxBlobSize {
+		httpResp.Body.Close()
+		return resp, fmt.Errorf("%w: the registry announced a blob of %d bytes, more than the %d this client accepts", ErrSizeMismatch, size, int64(maxBlobSize))
+	}
+	body := &resumingBody{client: c, ctx: ctx, name: name, digest: digest, body: httpResp.Body, size: size, retries: retries, attempts: 1}
 	verified, err := NewVerifyingReader(body, digest, size)
 	if err != nil {
 		httpResp.Body.Close()
@@ -282,33 +297,52 @@ func (e *exactReader) Read(p []byte) (int, error) {
 // resumingBody reads a blob response and, when the connection drops before
 // the end, asks again from the next byte. It sits below the verifying
 // reader, so the digest covers exactly the bytes delivered, once each.
+// Read is called by one goroutine at a time; Close may come from another,
+// as for any HTTP body, and ends the body for good.
 type resumingBody struct {
-	client  *BlobClient
-	ctx     context.Context
-	name    string
-	digest  string
-	body    io.ReadCloser
-	size    int64 // -1 when unknown: resuming is then impossible
-	offset  int64
-	retries int
+	client   *BlobClient
+	ctx      context.Context
+	name     string
+	digest   string
+	size     int64 // -1 when unknown: resuming is then impossible
+	offset   int64
+	retries  int // resumptions left
+	attempts int // GETs made so far
+
+	mu     sync.Mutex
+	body   io.ReadCloser
+	stop   context.CancelFunc // cancels the request of a resumed body
+	closed bool
 }
+
+// errBodyClosed is what a GetBlob body reads after Close.
+var errBodyClosed = fmt.Errorf("azacr: blob body read after Close: %w", http.ErrBodyReadAfterClose)
 
 func (r *resumingBody) Read(p []byte) (int, error) {
 	for {
-		n, err := r.body.Read(p)
+		body, err := r.current()
+		if err != nil {
+			return 0, err
+		}
+		n, err := body.Read(p)
 		r.offset += int64(n)
 		if err == nil || (err == io.EOF && (r.size < 0 || r.offset >= r.size)) {
 			return n, err
 		}
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
+		// The body broke or ended early. Closing it, or the end of ctx,
+		// is no dropped connection to resume.
+		if serr := r.stopped(); serr != nil {
+			return n, serr
 		}
-		if r.retries <= 0 || r.size < 0 || r.ctx.Err() != nil {
-			return n, err
+		if r.retries <= 0 || r.size < 0 {
+			return n, incompleteError("blob "+r.digest, r.offset, r.size, r.attempts, err, nil)
 		}
 		r.retries--
 		if rerr := r.reopen(); rerr != nil {
-			return n, fmt.Errorf("%w (resuming at byte %d failed: %v)", err, r.offset, rerr)
+			if serr := r.stopped(); serr != nil {
+				return n, serr
+			}
+			return n, incompleteError("blob "+r.digest, r.offset, r.size, r.attempts, err, rerr)
 		}
 		if n > 0 {
 			return n, nil
@@ -316,11 +350,51 @@ func (r *resumingBody) Read(p []byte) (int, error) {
 	}
 }
 
-// reopen replaces the body with a ranged GET from the current offset.
+// current returns the body to read, unless reading must stop.
+func (r *resumingBody) current() (io.Reader, error) {
+	if err := r.stopped(); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.body, nil
+}
+
+// stopped returns why reading must stop whatever the body still holds:
+// Close, or the end of ctx (a body already buffered would otherwise go on
+// being read after the caller gave up).
+func (r *resumingBody) stopped() error {
+	r.mu.Lock()
+	closed := r.closed
+	r.mu.Unlock()
+	if closed {
+		return errBodyClosed
+	}
+	if err := r.ctx.Err(); err != nil {
+		return fmt.Errorf("azacr: blob %s: reading stopped at byte %d: %w", r.digest, r.offset, err)
+	}
+	return nil
+}
+
+// reopen replaces the body with a ranged GET from the current offset. The
+// GET runs under a context of its own, which Close cancels.
 func (r *resumingBody) reopen() error {
+	ctx, stop := context.WithCancel(r.ctx)
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		stop()
+		return errBodyClosed
+	}
 	r.body.Close()
-	r.body = http.NoBody
-	resp, err := r.client.getRange(r.ctx, r.name, r.digest, r.offset, -1)
+	if r.stop != nil {
+		r.stop()
+	}
+	r.body, r.stop = http.NoBody, stop
+	r.mu.Unlock()
+
+	r.attempts++
+	resp, err := r.client.getRange(ctx, r.name, r.digest, r.offset, -1)
 	if err != nil {
 		return err
 	}
@@ -331,11 +405,70 @@ func (r *resumingBody) reopen() error {
 		}
 		return err
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		resp.Body.Close()
+		return errBodyClosed
+	}
 	r.body = resp.Body
 	return nil
 }
 
-func (r *resumingBody) Close() error { return r.body.Close() }
+// Close closes the body and cancels a resumption under way.
+func (r *resumingBody) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	if r.stop != nil {
+		r.stop()
+	}
+	return r.body.Close()
+}
+
+// incompleteError reports a body that broke or ended before all of its
+// bytes came: what was asked for, how much came (of want; -1 when
+// unknown), after how many GETs, and why. A body that ended early wraps
+// ErrSizeMismatch and io.ErrUnexpectedEOF. Every cause stays reachable
+// with errors.Is and errors.As, among them the *azcore.ResponseError of a
+// resumption that failed (resumeErr).
+func incompleteError(what string, got, want int64, attempts int, cause, resumeErr error) error {
+	var msg strings.Builder
+	var errs []error
+	if cause == io.EOF || errors.Is(cause, io.ErrUnexpectedEOF) {
+		msg.WriteString(ErrSizeMismatch.Error() + ": ")
+		errs = append(errs, ErrSizeMismatch, io.ErrUnexpectedEOF)
+		switch cause {
+		case io.EOF:
+			cause = io.ErrUnexpectedEOF
+		case io.ErrUnexpectedEOF:
+		default:
+			errs = append(errs, cause)
+		}
+	} else {
+		msg.WriteString("azacr: ")
+		errs = append(errs, cause)
+	}
+	msg.WriteString(what)
+	if want >= 0 {
+		fmt.Fprintf(&msg, ": got %d of %d bytes", got, want)
+	} else {
+		fmt.Fprintf(&msg, ": got %d bytes", got)
+	}
+	fmt.Fprintf(&msg, " after %d attempt", attempts)
+	if attempts != 1 {
+		msg.WriteString("s")
+	}
+	msg.WriteString(": " + cause.Error())
+	if resumeErr != nil {
+		msg.WriteString("; resuming failed: " + resumeErr.Error())
+		errs = append(errs, resumeErr)
+	}
+	return &multiError{msg: msg.String(), errs: errs}
+}
 
 // DownloadBlob downloads a blob into w (a file, typically) and verifies
 // the digest of the whole. With options.Concurrency above one it fetches
@@ -344,10 +477,18 @@ func (r *resumingBody) Close() error { return r.body.Close() }
 // never more than the blob has), so memory stays about
 // (Concurrency+2) x BlockSize. w must then accept concurrent writes at
 // distinct offsets (an *os.File does). Dropped connections are resumed
-// from the last byte received. DownloadBlob writes bytes 0 to size-1 and
-// nothing else: it does not truncate a longer file. When the content does
-// not match digest the error wraps ErrDigestMismatch and what w holds must
-// not be used.
+// from the last byte received; a range still short when options.MaxRetries
+// resumptions are spent is an error wrapping ErrSizeMismatch and
+// io.ErrUnexpectedEOF. DownloadBlob writes bytes 0 to size-1 and nothing
+// else: it does not truncate a longer file. When the content does not
+// match digest the error wraps ErrDigestMismatch and what w holds must not
+// be used. A blob the registry announces larger than 1 PiB is refused as
+// a lying answer (ErrSizeMismatch).
+//
+// Options out of range (see MaxBlockSize, MaxConcurrency and
+// MaxTransferRetries) are refused with an error wrapping ErrInvalidOption
+// before anything is sent. When ctx ends, DownloadBlob stops its requests
+// and goroutines and returns an error wrapping ctx.Err().
 func (c *BlobClient) DownloadBlob(ctx context.Context, name string, digest string, w io.WriterAt, options *BlobClientDownloadBlobOptions) (resp BlobClientDownloadBlobResponse, err error) {
 	ctx, endSpan := runtime.StartSpan(ctx, "BlobClient.DownloadBlob", c.internal.Tracer(), nil)
 	defer func() { endSpan(err) }()
@@ -364,19 +505,56 @@ func (c *BlobClient) DownloadBlob(ctx context.Context, name string, digest strin
 	if opts.BlockSize == 0 {
 		opts.BlockSize = defaultBlockSize
 	}
-	if opts.BlockSize < 0 || opts.Concurrency < 0 {
-		return resp, fmt.Errorf("azacr: invalid BlockSize %d or Concurrency %d", opts.BlockSize, opts.Concurrency)
+	if err = checkBlockSize(opts.BlockSize); err == nil {
+		if err = checkConcurrency(opts.Concurrency); err == nil {
+			err = checkRetries(opts.MaxRetries)
+		}
+	}
+	if err != nil {
+		return resp, err
 	}
 	if opts.Progress == nil {
 		opts.Progress = func(int64, int64) {}
 	}
 	opts.MaxRetries = retriesOrDefault(opts.MaxRetries)
+	var n int64
 	if opts.Concurrency <= 1 {
-		n, err := c.downloadStream(ctx, name, digest, w, opts)
-		return BlobClientDownloadBlobResponse{Size: n}, err
+		n, err = c.downloadStream(ctx, name, digest, w, opts)
+	} else {
+		n, err = c.downloadParallel(ctx, name, digest, w, opts)
 	}
-	n, err := c.downloadParallel(ctx, name, digest, w, opts)
-	return BlobClientDownloadBlobResponse{Size: n}, err
+	return BlobClientDownloadBlobResponse{Size: n}, ctxError(ctx, err)
+}
+
+func checkBlockSize(n int64) error {
+	if n <= 0 || n > MaxBlockSize {
+		return fmt.Errorf("%w: BlockSize %d is not between 1 and %d (MaxBlockSize)", ErrInvalidOption, n, MaxBlockSize)
+	}
+	return nil
+}
+
+func checkConcurrency(n int) error {
+	if n < 0 || n > MaxConcurrency {
+		return fmt.Errorf("%w: Concurrency %d is not between 0 and %d (MaxConcurrency)", ErrInvalidOption, n, MaxConcurrency)
+	}
+	return nil
+}
+
+func checkRetries(n int) error {
+	if n > MaxTransferRetries {
+		return fmt.Errorf("%w: MaxRetries %d is above %d (MaxTransferRetries)", ErrInvalidOption, n, MaxTransferRetries)
+	}
+	return nil
+}
+
+// ctxError makes an error that follows the end of ctx wrap ctx.Err(): what
+// the cancellation broke (a connection, a body) does not always say so.
+func ctxError(ctx context.Context, err error) error {
+	cerr := ctx.Err()
+	if err == nil || cerr == nil || errors.Is(err, cerr) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", cerr, err)
 }
 
 func (c *BlobClient) downloadStream(ctx context.Context, name, digest string, w io.WriterAt, opts BlobClientDownloadBlobOptions) (int64, error) {
@@ -418,12 +596,21 @@ type block struct {
 // header arrives, while the first block's body is still being read.
 // Buffers are recycled through a pool of up to Concurrency+2, which also
 // bounds how far downloading may run ahead of hashing.
+//
+// Every wait here also watches ctx, and every goroutine started here has
+// ended when it returns: when the caller cancels, the workers' GETs fail,
+// the feeder stops handing out blocks, and the loop below stops waiting
+// for results that may then never come.
 func (c *BlobClient) downloadParallel(ctx context.Context, name, digest string, w io.WriterAt, opts BlobClientDownloadBlobOptions) (int64, error) {
 	bs := opts.BlockSize
 	d, err := newDigester(digest)
 	if err != nil {
 		return 0, err
 	}
+	// Cancelled on return, or on the first failure: it stops the first
+	// block's GET as well as the workers'.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	head, err := c.getRange(ctx, name, digest, 0, bs-1)
 	var re *azcore.ResponseError
 	if errors.As(err, &re) && (re.StatusCode == http.StatusOK || re.StatusCode == http.StatusRequestedRangeNotSatisfiable) {
@@ -435,58 +622,71 @@ func (c *BlobClient) downloadParallel(ctx context.Context, name, digest string, 
 		return 0, err
 	}
 	firstLast, size, err := checkContentRange(head.Header.Get("Content-Range"), 0, bs-1)
+	var plan downloadPlan
+	if err == nil {
+		// The size comes from the registry: it is checked before it
+		// decides how many blocks, buffers and workers there are.
+		plan, err = planDownload(size, bs, opts.Concurrency)
+	}
 	if err != nil {
 		head.Body.Close()
 		return 0, err
 	}
-	blocks := int((size + bs - 1) / bs)
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	// One buffer per worker and two more, so workers can finish blocks
 	// ahead of the one being hashed without waiting; never more buffers
 	// than blocks, so a small blob costs one buffer whatever the
 	// concurrency. The first block's buffer joins the pool once that block
-	// is hashed.
-	buffers := min(opts.Concurrency+2, blocks)
-	pool := make(chan []byte, buffers)
-	for len(pool) < buffers-1 {
+	// is hashed. Only this goroutine puts buffers back, and there are never
+	// more than the pool holds, so recycle never waits.
+	pool := make(chan []byte, plan.buffers)
+	for len(pool) < plan.buffers-1 {
 		pool <- make([]byte, bs)
 	}
+	recycle := func(buf []byte) {
+		select {
+		case pool <- buf:
+		default:
+		}
+	}
 	jobs := make(chan block)
-	results := make(chan block, buffers)
+	results := make(chan block, plan.buffers)
 	var wg sync.WaitGroup
-	for range opts.Concurrency {
+	for range min(opts.Concurrency, plan.blocks-1) {
 		wg.Go(func() {
 			for b := range jobs {
-				off := int64(b.index) * bs
-				want := min(bs, size-off)
+				off, n := plan.block(b.index)
 				var got int
-				got, _, b.err = c.fetchBlock(ctx, name, digest, off, b.buf[:want], size, opts.MaxRetries)
+				got, b.err = c.fetchBlock(ctx, name, digest, off, b.buf[:n], 0, 0, size, opts.MaxRetries)
 				b.buf = b.buf[:got]
 				if b.err == nil {
 					_, b.err = w.WriteAt(b.buf, off)
 				}
-				results <- b
+				select {
+				case results <- b:
+				case <-ctx.Done():
+					return // the loop below has stopped reading results
+				}
 			}
 		})
 	}
-	go func() {
+	wg.Go(func() {
 		// Hand out blocks in order, each once a buffer is free.
 		defer close(jobs)
-		for i := 1; i < blocks; i++ {
+		for i := 1; i < plan.blocks; i++ {
+			var buf []byte
 			select {
-			case buf := <-pool:
-				select {
-				case jobs <- block{index: i, buf: buf[:cap(buf)]}:
-				case <-ctx.Done():
-					return
-				}
+			case buf = <-pool:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case jobs <- block{index: i, buf: buf[:cap(buf)]}:
 			case <-ctx.Done():
 				return
 			}
 		}
-	}()
+	})
 
 	var written int64
 	firstErr := func() error {
@@ -494,58 +694,65 @@ func (c *BlobClient) downloadParallel(ctx context.Context, name, digest string, 
 		n, err := io.ReadFull(head.Body, first)
 		head.Body.Close()
 		if err != nil {
-			if opts.MaxRetries <= 0 {
-				return fmt.Errorf("reading bytes 0-%d: %w", firstLast, err)
+			if cerr := ctx.Err(); cerr != nil {
+				return cerr
 			}
-			m, _, err := c.fetchBlock(ctx, name, digest, int64(n), first[n:], size, opts.MaxRetries)
-			if err != nil {
+			if opts.MaxRetries <= 0 {
+				return incompleteError(fmt.Sprintf("bytes 0-%d of blob %s", firstLast, digest), int64(n), int64(len(first)), 1, err, nil)
+			}
+			// The first GET was one attempt: resuming it spends a retry.
+			if n, err = c.fetchBlock(ctx, name, digest, 0, first, n, 1, size, opts.MaxRetries-1); err != nil {
 				return err
 			}
-			n += m
 		}
-		d.Write(first[:n])
-		if _, err := w.WriteAt(first[:n], 0); err != nil {
+		d.Write(first)
+		if _, err := w.WriteAt(first, 0); err != nil {
 			return err
 		}
 		written = int64(n)
 		opts.Progress(written, size)
-		if int64(len(first)) == bs && len(pool) < cap(pool) {
-			pool <- first
+		if int64(len(first)) == bs {
+			recycle(first)
 		}
 		return nil
 	}()
 
 	pending := map[int]block{}
-	next := 1
-	for next < blocks && firstErr == nil {
-		b := <-results
-		if b.err != nil {
-			firstErr = b.err
+	for next := 1; next < plan.blocks && firstErr == nil; {
+		// A cancellation (Progress may be what cancelled) ends the loop
+		// even when results are ready.
+		if firstErr = ctx.Err(); firstErr != nil {
 			break
 		}
-		pending[b.index] = b
-		for {
-			pb, ok := pending[next]
-			if !ok {
-				break
+		select {
+		case b := <-results:
+			if b.err != nil {
+				firstErr = b.err
+				continue
 			}
+			pending[b.index] = b
+		case <-ctx.Done():
+			firstErr = ctx.Err()
+			continue
+		}
+		for pb, ok := pending[next]; ok && ctx.Err() == nil; pb, ok = pending[next] {
 			delete(pending, next)
 			d.Write(pb.buf)
 			written += int64(len(pb.buf))
 			opts.Progress(written, size)
-			pool <- pb.buf
+			recycle(pb.buf)
 			next++
 		}
+	}
+	if firstErr == nil {
+		// Cancelled after the last block: the call still ends with the
+		// context's error, as a streaming download does.
+		firstErr = ctx.Err()
 	}
 	// First error wins: stop the feeder and the workers before returning,
 	// so no goroutine outlives the call.
 	cancel()
-	go func() {
-		for range results {
-		}
-	}()
 	wg.Wait()
-	close(results)
 	if firstErr != nil {
 		return written, firstErr
 	}
@@ -555,45 +762,104 @@ func (c *BlobClient) downloadParallel(ctx context.Context, name, digest string, 
 	return written, nil
 }
 
-// fetchBlock reads the range of len(buf) bytes at off into buf, resuming a
-// dropped connection from the last byte received. size is the blob's size
-// when known (-1 for the first block, which learns it from Content-Range).
-func (c *BlobClient) fetchBlock(ctx context.Context, name, digest string, off int64, buf []byte, size int64, retries int) (int, int64, error) {
-	got := 0
-	for attempt := 1; ; attempt++ {
-		resp, err := c.getRange(ctx, name, digest, off+int64(got), off+int64(len(buf))-1)
+// maxBlobSize bounds the size a registry may announce for a blob: 1 PiB,
+// far above any blob a registry stores. A larger size is a lying or broken
+// answer, refused before it sizes anything.
+const maxBlobSize = 1 << 50
+
+// downloadPlan is how a parallel download splits a blob into blocks.
+type downloadPlan struct {
+	size      int64 // the blob's size
+	blockSize int64
+	blocks    int // ranged GETs, the first included
+	buffers   int // block buffers, the first block's included
+}
+
+// planDownload splits a blob of size bytes, as announced by the registry,
+// into blocks of blockSize for concurrency workers. An absurd size (more
+// than 1 PiB, or more blocks than an int counts) is a lying answer: it is
+// refused with ErrSizeMismatch rather than overflow the block count. The
+// options are checked again here, so that the plan is bounded whoever
+// calls it.
+func planDownload(size, blockSize int64, concurrency int) (downloadPlan, error) {
+	if err := checkBlockSize(blockSize); err != nil {
+		return downloadPlan{}, err
+	}
+	if err := checkConcurrency(concurrency); err != nil {
+		return downloadPlan{}, err
+	}
+	if size <= 0 || size > maxBlobSize {
+		return downloadPlan{}, fmt.Errorf("%w: the registry announced a blob of %d bytes, not between 1 and the %d this client accepts", ErrSizeMismatch, size, int64(maxBlobSize))
+	}
+	blocks := size / blockSize // no size+blockSize-1: it could overflow
+	if size%blockSize != 0 {
+		blocks++
+	}
+	if blocks > math.MaxInt {
+		return downloadPlan{}, fmt.Errorf("%w: a blob of %d bytes has too many blocks of %d to count", ErrSizeMismatch, size, blockSize)
+	}
+	return downloadPlan{
+		size:      size,
+		blockSize: blockSize,
+		blocks:    int(blocks),
+		buffers:   int(min(int64(concurrency)+2, blocks)),
+	}, nil
+}
+
+// block returns the offset and length of block i.
+func (p downloadPlan) block(i int) (off, n int64) {
+	off = int64(i) * p.blockSize
+	return off, min(p.blockSize, p.size-off)
+}
+
+// fetchBlock fills buf with the range of len(buf) bytes at off of a blob
+// of size bytes, resuming a dropped connection from the last byte received
+// (up to retries times). The first got bytes of buf are already there,
+// from attempts earlier GETs. It returns how many bytes buf holds.
+func (c *BlobClient) fetchBlock(ctx context.Context, name, digest string, off int64, buf []byte, got, attempts int, size int64, retries int) (int, error) {
+	last := off + int64(len(buf)) - 1
+	what := func() string { return fmt.Sprintf("bytes %d-%d of blob %s", off, last, digest) }
+	var readErr error // why the previous GET's body ended early
+	for {
+		attempts++
+		resp, err := c.getRange(ctx, name, digest, off+int64(got), last)
 		if err != nil {
 			// azcore already retried; a block of a long download may still
 			// meet a run of throttling or server errors, worth one more wait.
 			if retries <= 0 || ctx.Err() != nil || !transient(err) {
-				return got, size, err
+				if readErr != nil {
+					return got, incompleteError(what(), int64(got), int64(len(buf)), attempts, readErr, err)
+				}
+				return got, err
 			}
 			retries--
-			if berr := backOff(ctx, err, attempt); berr != nil {
-				return got, size, berr
+			if berr := backOff(ctx, err, attempts); berr != nil {
+				return got, berr
 			}
 			continue
 		}
-		last, total, err := checkContentRange(resp.Header.Get("Content-Range"), off+int64(got), off+int64(len(buf))-1)
-		if err == nil && size >= 0 && total != size {
+		_, total, err := checkContentRange(resp.Header.Get("Content-Range"), off+int64(got), last)
+		if err == nil && total != size {
 			err = fmt.Errorf("%w: the blob's size changed from %d to %d", ErrSizeMismatch, size, total)
 		}
 		if err != nil {
 			resp.Body.Close()
-			return got, size, err
+			return got, err
 		}
-		size = total
-		want := int(last-off) + 1 // a first block may be cut at the blob's end
-		n, rerr := io.ReadFull(resp.Body, buf[got:want])
+		n, rerr := io.ReadFull(resp.Body, buf[got:])
 		resp.Body.Close()
 		got += n
 		if rerr == nil {
-			return got, size, nil
+			return got, nil
 		}
-		if retries <= 0 || ctx.Err() != nil {
-			return got, size, fmt.Errorf("reading bytes %d-%d: %w", off, off+int64(want)-1, rerr)
+		if cerr := ctx.Err(); cerr != nil {
+			return got, cerr
+		}
+		if retries <= 0 {
+			return got, incompleteError(what(), int64(got), int64(len(buf)), attempts, rerr, nil)
 		}
 		retries--
+		readErr = rerr
 	}
 }
 

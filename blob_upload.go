@@ -30,13 +30,16 @@ func noRetry(ctx context.Context) context.Context {
 }
 
 // backOff waits before another attempt: the Retry-After of a throttled
-// answer (at most a minute), else a short pause that grows with attempt.
+// answer (at most a minute), else a short pause that grows with attempt
+// (at most 5 s). Both numbers are capped before they are multiplied into
+// a Duration, which a huge Retry-After or attempt would overflow into a
+// negative wait, that is, none.
 func backOff(ctx context.Context, err error, attempt int) error {
-	d := time.Duration(attempt) * 100 * time.Millisecond
+	d := time.Duration(min(max(attempt, 1), 50)) * 100 * time.Millisecond
 	var re *azcore.ResponseError
 	if errors.As(err, &re) && re.RawResponse != nil {
 		if secs, perr := strconv.Atoi(re.RawResponse.Header.Get("Retry-After")); perr == nil && secs >= 0 {
-			d = min(time.Duration(secs)*time.Second, time.Minute)
+			d = time.Duration(min(secs, 60)) * time.Second
 		}
 	}
 	t := time.NewTimer(d)
@@ -63,11 +66,16 @@ func backOff(ctx context.Context, err error, attempt int) error {
 // the upload completes, so the stored blob is byte-identical to body or the
 // call fails. On failure or cancellation the session is cancelled.
 //
-// An *os.File of more than one chunk is sent straight from the file, with
+// A regular file of more than one chunk is sent straight from the file, with
 // no chunk buffers, while another goroutine hashes it: on Linux over plain
 // HTTP each PATCH goes out by sendfile(2), and elsewhere (or over TLS) the
 // bytes are read from the file as they are sent. The file is left at its
 // end, as after reading it.
+//
+// Only a regular file counts as a file, and only a body that can seek as
+// seekable: a pipe, socket or character device (stdin, /dev/zero) is an
+// *os.File and an io.Seeker too, but it is streamed like any reader, its
+// size unknown. So is any io.Seeker whose first Seek fails.
 //
 // When the digest is known before sending (options.Digest, or a seekable
 // body larger than one chunk, hashed once first), a blob the registry
@@ -75,9 +83,20 @@ func backOff(ctx context.Context, err error, attempt int) error {
 // anyway), and with options.MountFrom it is mounted from that repository
 // when the registry can. A file's digest is known once its hashing ends:
 // if the registry has the blob then, the rest is not sent.
+//
+// A ChunkSize out of range (see MaxChunkSize) is refused with an error
+// wrapping ErrInvalidOption before anything is sent. When ctx ends,
+// UploadBlob cancels the session and returns an error wrapping ctx.Err(),
+// even while a Read of body is blocked: Go cannot interrupt a Read, so a
+// body whose Read blocks forever keeps one goroutine until it returns, but
+// the call does not wait for it. That Read's result is discarded, and body
+// is not read again.
 func (c *BlobClient) UploadBlob(ctx context.Context, name string, body io.Reader, options *BlobClientUploadBlobOptions) (resp BlobClientUploadBlobResponse, err error) {
 	ctx, endSpan := runtime.StartSpan(ctx, "BlobClient.UploadBlob", c.internal.Tracer(), nil)
-	defer func() { endSpan(err) }()
+	defer func() {
+		err = ctxError(ctx, err)
+		endSpan(err)
+	}()
 	var opts BlobClientUploadBlobOptions
 	if options != nil {
 		opts = *options // defaults go on a copy, never the caller's struct
@@ -91,8 +110,9 @@ func (c *BlobClient) UploadBlob(ctx context.Context, name string, body io.Reader
 	switch {
 	case opts.ChunkSize == 0:
 		opts.ChunkSize = DefaultChunkSize
-	case opts.ChunkSize < 0:
-		return resp, fmt.Errorf("azacr: ChunkSize must be positive, got %d", opts.ChunkSize)
+	case opts.ChunkSize < 0 || opts.ChunkSize > MaxChunkSize:
+		// Checked before it sizes the chunk buffers.
+		return resp, fmt.Errorf("%w: ChunkSize %d is not between 1 and %d (MaxChunkSize)", ErrInvalidOption, opts.ChunkSize, MaxChunkSize)
 	}
 	if opts.Digest != "" {
 		if err = ValidateDigest(opts.Digest); err != nil {
@@ -109,14 +129,11 @@ func (c *BlobClient) UploadBlob(ctx context.Context, name string, body io.Reader
 		progress = func(int64, int64) {}
 	}
 
-	total := int64(-1)
-	seeker, seekable := body.(io.Seeker)
-	var start int64
-	if seekable {
-		if total, start, err = remaining(seeker); err != nil {
-			return resp, err
-		}
+	seeker, start, total, err := measure(body)
+	if err != nil {
+		return resp, err
 	}
+	seekable := seeker != nil
 
 	// A regular file of more than one chunk goes out by sendfile(2) where
 	// the platform allows (see fileSending), hashed by another goroutine
@@ -136,7 +153,7 @@ func (c *BlobClient) UploadBlob(ctx context.Context, name string, body io.Reader
 		if file != nil {
 			known, err = hashFile(ctx, file, start, total, "")
 		} else {
-			known, err = hashFrom(body, seeker, start)
+			known, err = hashFrom(ctx, body, seeker, start)
 		}
 		if err != nil {
 			return resp, err
@@ -201,27 +218,55 @@ func (c *BlobClient) UploadBlob(ctx context.Context, name string, body io.Reader
 	return BlobClientUploadBlobResponse{Digest: u.digest, Size: u.sent}, nil
 }
 
-// remaining returns how many bytes a seeker holds from its current offset,
-// and that offset, leaving it where it was.
-func remaining(s io.Seeker) (size, start int64, err error) {
+// measure returns body as an io.Seeker, with its offset and how many
+// bytes it holds from there, leaving it where it was; or a nil seeker
+// (and size -1) for a body to stream. Implementing io.Seeker is not
+// enough: an *os.File always does, but only a regular file seeks (a pipe
+// fails, and a character device such as /dev/zero seeks to a meaningless
+// end), so any other file is streamed; so is a seeker whose first Seek
+// fails. A seeker that fails later, having seeked once, is an error.
+func measure(body io.Reader) (s io.Seeker, start, size int64, err error) {
+	s, ok := body.(io.Seeker)
+	if !ok {
+		return nil, 0, -1, nil
+	}
+	if f, ok := body.(*os.File); ok {
+		if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+			return nil, 0, -1, nil
+		}
+	}
 	if start, err = s.Seek(0, io.SeekCurrent); err != nil {
-		return -1, 0, err
+		return nil, 0, -1, nil
 	}
 	end, err := s.Seek(0, io.SeekEnd)
 	if err != nil {
-		return -1, 0, err
+		return nil, 0, -1, err
 	}
 	if _, err = s.Seek(start, io.SeekStart); err != nil {
-		return -1, 0, err
+		return nil, 0, -1, err
 	}
-	return end - start, start, nil
+	// Past the end, a reader reads nothing.
+	return s, start, max(end-start, 0), nil
+}
+
+// contextReader stops reading once ctx ends.
+type contextReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c contextReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 // hashFrom returns the sha256 digest of r from start to its end, then
-// seeks back to start.
-func hashFrom(r io.Reader, s io.Seeker, start int64) (string, error) {
+// seeks back to start. It stops early when ctx ends.
+func hashFrom(ctx context.Context, r io.Reader, s io.Seeker, start int64) (string, error) {
 	d := newSHA256Digester()
-	if _, err := io.Copy(d, r); err != nil {
+	if _, err := io.CopyBuffer(d, contextReader{ctx, r}, make([]byte, 256<<10)); err != nil {
 		return "", err
 	}
 	if _, err := s.Seek(start, io.SeekStart); err != nil {
@@ -240,6 +285,9 @@ func hashFile(ctx context.Context, f *os.File, off, size int64, want string) (st
 		if d, err = newDigester(want); err != nil {
 			return "", err
 		}
+	}
+	if size < 0 {
+		return "", fmt.Errorf("azacr: cannot hash %d bytes", size)
 	}
 	// Large reads: a file is read here at memory speed, and each read is a
 	// system call.
@@ -296,6 +344,9 @@ type blobUpload struct {
 
 func (u *blobUpload) run(ctx context.Context, body io.Reader) (err error) {
 	defer u.abandonOnError(ctx, &err)
+	// A chunk takes many Reads of a stream; none starts once ctx has ended,
+	// so a read abandoned by await stops at the Read under way.
+	body = contextReader{ctx, body}
 
 	// One byte more than a chunk: reading past a full chunk tells whether
 	// it is the last, so a blob of exactly one chunk still goes whole.
@@ -304,10 +355,11 @@ func (u *blobUpload) run(ctx context.Context, body io.Reader) (err error) {
 		bufSize = u.total + 1 // a tiny blob does not cost a chunk-sized buffer
 	}
 	u.bufs[0] = make([]byte, bufSize)
-	data, last, err := u.next(body)
-	if err != nil {
-		return err
+	first := await(ctx, u.readAhead(body))
+	if first.err != nil {
+		return first.err
 	}
+	data, last := first.data, first.last
 	if last {
 		return u.whole(ctx, data)
 	}
@@ -317,38 +369,73 @@ func (u *blobUpload) run(ctx context.Context, body io.Reader) (err error) {
 	u.bufs[1] = make([]byte, bufSize)
 	for {
 		// Read and hash the next chunk while this one is on the wire: the
-		// registry's receiving and hashing and ours then overlap. The
-		// read-ahead always ends before this loop goes on or returns.
-		var (
-			nextData []byte
-			nextLast bool
-			nextErr  error
-			ahead    = make(chan struct{})
-		)
+		// registry's receiving and hashing and ours then overlap.
+		var ahead <-chan chunkRead
 		if !last {
-			go func() {
-				defer close(ahead)
-				nextData, nextLast, nextErr = u.next(body)
-			}()
-		} else {
-			close(ahead)
+			ahead = u.readAhead(body)
 		}
 		err := u.chunk(ctx, int64(len(data)), func(skip int64) *chunkBody { return memoryChunk(data[skip:]) })
-		<-ahead
+		var next chunkRead
+		if ahead != nil {
+			// Even when the chunk failed: body is not read after the call
+			// returns, unless ctx ended during a Read (see await).
+			next = await(ctx, ahead)
+		}
 		if err != nil {
 			return err
 		}
 		if last {
 			break
 		}
-		if nextErr != nil {
-			return nextErr
+		if next.err != nil {
+			return next.err
 		}
-		if data, last = nextData, nextLast; len(data) == 0 {
+		if data, last = next.data, next.last; len(data) == 0 {
 			break
 		}
 	}
 	return u.complete(ctx)
+}
+
+// chunkRead is what reading one chunk of the body gave (see next).
+type chunkRead struct {
+	data []byte
+	last bool
+	err  error
+}
+
+// readAhead reads the next chunk of body (next) on another goroutine, so
+// that run can send a chunk meanwhile, and stop waiting when ctx ends. The
+// channel has room for the result: a read nobody waits for any more still
+// ends, when body's Read returns.
+func (u *blobUpload) readAhead(body io.Reader) <-chan chunkRead {
+	ch := make(chan chunkRead, 1)
+	go func() {
+		data, last, err := u.next(body)
+		ch <- chunkRead{data: data, last: last, err: err}
+	}()
+	return ch
+}
+
+// await waits for a read started by readAhead, or for the end of ctx,
+// since a Read of the caller's body may block for ever (stdin). When ctx
+// ends first, that read is abandoned: the Read under way goes on into its
+// buffer, which nothing uses any more, because run returns at once and
+// only cancels the session; the buffers are never reused, and no other
+// Read of body starts (run reads it through a contextReader).
+func await(ctx context.Context, ch <-chan chunkRead) chunkRead {
+	stopped := func() chunkRead {
+		return chunkRead{err: fmt.Errorf("azacr: upload stopped while reading its body: %w", ctx.Err())}
+	}
+	if ctx.Err() != nil {
+		return stopped() // even if the read is done: nothing more is sent
+	}
+	select {
+	case r := <-ch:
+		return r
+	case <-ctx.Done():
+		return stopped()
+	}
 }
 
 // runFile uploads u.total bytes of file from off, one chunk-sized range
@@ -580,7 +667,7 @@ func (u *blobUpload) chunk(ctx context.Context, size int64, bodyAt func(skip int
 		}
 		held, serr := u.status(ctx, base+done)
 		if serr != nil {
-			return fmt.Errorf("%w (and the upload status could not be read: %v)", err, serr)
+			return fmt.Errorf("%w (and the upload status could not be read: %w)", err, serr)
 		}
 		if held < base || held > base+size {
 			return fmt.Errorf("azacr: cannot resume upload: the registry holds %d bytes, expected between %d and %d: %w", held, base, base+size, err)

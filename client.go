@@ -448,9 +448,22 @@ func (c *ContainerRegistryClient) UploadManifest(ctx context.Context, name strin
 	return resp, nil
 }
 
+// ErrUnexpectedManifest is wrapped by the errors of DecodeImageManifest
+// and DecodeImageIndex for a manifest of another kind than the one asked
+// for: an image index decoded as an image manifest or the reverse, an
+// artifact manifest, or a document that has neither an image manifest's
+// config nor an index's manifests. Decoding one as the other would
+// otherwise succeed with an empty struct.
+var ErrUnexpectedManifest = errors.New("azacr: unexpected kind of manifest")
+
 // DecodeImageManifest decodes ManifestData as an OCI image manifest (or a
-// Docker v2 manifest, which has the same shape).
+// Docker v2 manifest, which has the same shape). A manifest of another
+// kind, as its media type (ContentType, or the document's mediaType) or
+// else its fields show, is an error wrapping ErrUnexpectedManifest.
 func (r ContainerRegistryClientGetManifestResponse) DecodeImageManifest() (*ImageManifest, error) {
+	if err := r.checkKind(kindImageManifest); err != nil {
+		return nil, err
+	}
 	var m ImageManifest
 	if err := json.Unmarshal(r.ManifestData, &m); err != nil {
 		return nil, fmt.Errorf("azacr: manifest is not an image manifest: %w", err)
@@ -459,13 +472,112 @@ func (r ContainerRegistryClientGetManifestResponse) DecodeImageManifest() (*Imag
 }
 
 // DecodeImageIndex decodes ManifestData as an OCI image index (or a Docker
-// manifest list).
+// manifest list). A manifest of another kind, as its media type
+// (ContentType, or the document's mediaType) or else its fields show, is
+// an error wrapping ErrUnexpectedManifest.
 func (r ContainerRegistryClientGetManifestResponse) DecodeImageIndex() (*ImageIndex, error) {
+	if err := r.checkKind(kindImageIndex); err != nil {
+		return nil, err
+	}
 	var m ImageIndex
 	if err := json.Unmarshal(r.ManifestData, &m); err != nil {
 		return nil, fmt.Errorf("azacr: manifest is not an image index: %w", err)
 	}
 	return &m, nil
+}
+
+// manifestKind is what a manifest document is, as far as decoding goes.
+type manifestKind int
+
+const (
+	kindUnknown       manifestKind = iota
+	kindImageManifest              // OCI image manifest, Docker v2 schema 2 manifest
+	kindImageIndex                 // OCI image index, Docker manifest list
+	kindOther                      // a known type of neither shape: an artifact manifest
+)
+
+func (k manifestKind) String() string {
+	switch k {
+	case kindImageManifest:
+		return "an image manifest"
+	case kindImageIndex:
+		return "an image index"
+	case kindOther:
+		return "an artifact manifest"
+	}
+	return "of no known kind"
+}
+
+// kindOfMediaType classifies a manifest media type; parameters and case
+// do not count, and a type this package does not know is kindUnknown.
+func kindOfMediaType(mediaType string) manifestKind {
+	mediaType, _, _ = strings.Cut(mediaType, ";")
+	switch ContentType(strings.ToLower(strings.TrimSpace(mediaType))) {
+	case ContentTypeApplicationVndOCIImageManifestV1JSON, ContentTypeApplicationVndDockerDistributionManifestV2JSON:
+		return kindImageManifest
+	case ContentTypeApplicationVndOCIImageIndexV1JSON, ContentTypeApplicationVndDockerDistributionManifestListV2JSON:
+		return kindImageIndex
+	case ContentTypeApplicationVndCNCFORASArtifactManifestV1JSON, ContentTypeApplicationVndOCIArtifactManifestV1JSON:
+		return kindOther
+	}
+	return kindUnknown
+}
+
+// checkKind returns an error wrapping ErrUnexpectedManifest unless the
+// manifest is of kind want. The media type decides: the response's
+// Content-Type, else the document's mediaType (both, when known, must
+// agree). Failing both, the fields do: an image manifest has a config
+// and no manifests, an index manifests and neither config nor layers.
+// Whatever the media type says, the fields must match it, so that the
+// decoded struct is never an empty shell.
+func (r ContainerRegistryClientGetManifestResponse) checkKind(want manifestKind) error {
+	var doc struct {
+		MediaType string          `json:"mediaType"`
+		Config    json.RawMessage `json:"config"`
+		Layers    json.RawMessage `json:"layers"`
+		Manifests json.RawMessage `json:"manifests"`
+	}
+	if err := json.Unmarshal(r.ManifestData, &doc); err != nil {
+		return fmt.Errorf("azacr: manifest is not %s: %w", want, err)
+	}
+	present := func(raw json.RawMessage) bool { return len(raw) > 0 && string(raw) != "null" }
+	shape := kindUnknown
+	switch {
+	case present(doc.Config) && !present(doc.Manifests):
+		shape = kindImageManifest
+	case present(doc.Manifests) && !present(doc.Config) && !present(doc.Layers):
+		shape = kindImageIndex
+	}
+
+	var header string
+	if r.ContentType != nil {
+		header = *r.ContentType
+	}
+	byHeader, byField := kindOfMediaType(header), kindOfMediaType(doc.MediaType)
+	if byHeader != kindUnknown && byField != kindUnknown && byHeader != byField {
+		return fmt.Errorf("%w: served as %s, %s, but its mediaType %s makes it %s",
+			ErrUnexpectedManifest, quoteValue(header), byHeader, quoteValue(doc.MediaType), byField)
+	}
+	kind, why := byHeader, "its content type "+quoteValue(header)
+	if kind == kindUnknown {
+		kind, why = byField, "its mediaType "+quoteValue(doc.MediaType)
+	}
+	if kind == kindUnknown {
+		kind, why = shape, "its fields"
+	}
+	needs := "a config and no manifests"
+	if want == kindImageIndex {
+		needs = "manifests and neither config nor layers"
+	}
+	switch {
+	case kind == kindUnknown:
+		return fmt.Errorf("%w: the manifest has no known media type, nor the fields of %s (%s)", ErrUnexpectedManifest, want, needs)
+	case kind != want:
+		return fmt.Errorf("%w: %s makes it %s, not %s", ErrUnexpectedManifest, why, kind, want)
+	case shape != want:
+		return fmt.Errorf("%w: %s makes it %s, but it lacks the fields of one (%s)", ErrUnexpectedManifest, why, want, needs)
+	}
+	return nil
 }
 
 func validateRepositoryTag(name, tag string) error {

@@ -1,9 +1,43 @@
 package azacr
 
 import (
+	"errors"
 	"io"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+)
+
+// ErrInvalidOption is wrapped by the error a transfer method returns,
+// before sending anything, for an option out of its documented range: a
+// negative size, or one above its limit (MaxChunkSize, MaxBlockSize,
+// MaxConcurrency, MaxTransferRetries).
+var ErrInvalidOption = errors.New("azacr: invalid option")
+
+// Limits of the transfer options. Each of these numbers decides how much
+// memory a transfer allocates or how many goroutines and requests it
+// starts, so each is checked against its limit before it is used.
+const (
+	// MaxChunkSize is the largest UploadBlob ChunkSize: 256 MiB. An upload
+	// from a reader holds two chunk buffers, so this bounds its memory to
+	// about 512 MiB. Larger chunks would bring no speed (a PATCH of a few
+	// MiB already keeps a connection busy), and registries may refuse
+	// large request bodies anyway.
+	MaxChunkSize = 256 << 20
+	// MaxBlockSize is the largest DownloadBlob BlockSize: 256 MiB. Blocks
+	// are held in memory whole, Concurrency+2 of them at once, and a range
+	// of a few MiB already keeps a connection busy.
+	MaxBlockSize = 256 << 20
+	// MaxConcurrency is the largest DownloadBlob Concurrency: 64 ranged
+	// GETs at once. Each is a connection and a goroutine holding a block
+	// buffer; past a few dozen, parallel GETs to one registry no longer
+	// add throughput, only memory, connections and throttling.
+	MaxConcurrency = 64
+	// MaxTransferRetries is the largest MaxRetries of GetBlob and
+	// DownloadBlob: 100 resumptions of one range. Each costs a request
+	// (and, after a throttled or failed one, a wait); a connection that
+	// drops that often is broken, and a larger budget would only let a
+	// registry that keeps failing hold a download almost for ever.
+	MaxTransferRetries = 100
 )
 
 // DefaultAudience is the Microsoft Entra audience of ACR's data plane. It
@@ -147,18 +181,20 @@ const DefaultChunkSize = 4 << 20
 // BlobClientUploadBlobOptions contains the optional parameters for
 // BlobClient.UploadBlob.
 type BlobClientUploadBlobOptions struct {
-	// ChunkSize is the size of each PATCH; zero means DefaultChunkSize.
-	// Memory use is about twice the chunk size, whatever the blob size
-	// (none for an *os.File of more than one chunk, sent from the file).
+	// ChunkSize is the size of each PATCH; zero means DefaultChunkSize,
+	// and it may not exceed MaxChunkSize. Memory use is about twice the
+	// chunk size, whatever the blob size (none for a regular file of more
+	// than one chunk, sent from the file).
 	ChunkSize int64
 	// Digest, when known in advance, lets UploadBlob skip a blob the
 	// registry already has, and is checked against the uploaded content.
 	Digest string
 	// SkipExistenceCheck uploads even when the registry may already have
 	// the blob. Without it, UploadBlob asks first whenever it knows the
-	// digest before sending: when Digest is set, or when the body is an
-	// io.ReadSeeker larger than one chunk (it then hashes the body once
-	// before uploading). An *os.File is hashed while it is sent instead,
+	// digest before sending: when Digest is set, or when the body can seek
+	// (an io.ReadSeeker, but no pipe or device) and is larger than one
+	// chunk (it then hashes the body once before uploading). A regular
+	// file is hashed while it is sent instead,
 	// and UploadBlob asks as soon as the hash is done, sending no further
 	// chunk if the registry has the blob. A blob of one chunk or less is
 	// simply sent: asking would cost as many requests as sending it.
@@ -180,7 +216,7 @@ type BlobClientUploadBlobOptions struct {
 type BlobClientGetBlobOptions struct {
 	// MaxRetries is how many times a dropped connection is resumed with a
 	// Range request from the last byte received. Zero means 3; negative
-	// means never.
+	// means never; at most MaxTransferRetries.
 	MaxRetries int
 }
 
@@ -193,15 +229,16 @@ type BlobClientGetChunkOptions struct {
 // BlobClientDownloadBlobOptions contains the optional parameters for
 // BlobClient.DownloadBlob.
 type BlobClientDownloadBlobOptions struct {
-	// Concurrency is how many ranged GETs run at once; zero or one means a
-	// single streaming GET. Memory use is at most (Concurrency+2) x
-	// BlockSize.
+	// Concurrency is how many ranged GETs run at once, at most
+	// MaxConcurrency; zero or one means a single streaming GET. Memory use
+	// is at most (Concurrency+2) x BlockSize.
 	Concurrency int
 	// BlockSize is the size of each ranged GET when Concurrency > 1; zero
-	// means 4 MiB.
+	// means 4 MiB, and it may not exceed MaxBlockSize.
 	BlockSize int64
 	// MaxRetries is how many times each dropped connection is resumed
-	// from the last byte received. Zero means 3; negative means never.
+	// from the last byte received. Zero means 3; negative means never; at
+	// most MaxTransferRetries.
 	MaxRetries int
 	// Progress, when set, is called with the bytes written so far and the
 	// blob's size.
