@@ -7,10 +7,10 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 )
 
-// ErrInvalidOption is wrapped by the error a transfer method returns,
-// before sending anything, for an option out of its documented range: a
-// negative size, or one above its limit (MaxChunkSize, MaxBlockSize,
-// MaxConcurrency, MaxTransferRetries).
+// ErrInvalidOption is wrapped by the error a method (or a pager's first
+// NextPage) returns, before sending anything, for an option out of its
+// documented range: a page size below 1, a negative size, or one above its
+// limit (MaxChunkSize, MaxBlockSize, MaxConcurrency, MaxTransferRetries).
 var ErrInvalidOption = errors.New("azacr: invalid option")
 
 // Limits of the transfer options. Each of these numbers decides how much
@@ -61,7 +61,8 @@ type ContainerRegistryClientOptions struct {
 type ContainerRegistryClientListRepositoriesOptions struct {
 	// Last starts the listing after this repository name.
 	Last *string
-	// N is the page size; the registry caps it (ACR at 100 by default).
+	// N is the page size, at least 1; the registry caps it (ACR at 100 by
+	// default).
 	N *int64
 }
 
@@ -91,7 +92,7 @@ type ContainerRegistryClientListTagsOptions struct {
 	Digest *string
 	// Last starts the listing after this tag.
 	Last *string
-	// N is the page size.
+	// N is the page size, at least 1.
 	N *int64
 	// OrderBy orders the tags by last update time; by name when nil.
 	OrderBy *ArtifactTagOrderBy
@@ -121,7 +122,7 @@ type ContainerRegistryClientDeleteTagOptions struct {
 type ContainerRegistryClientListManifestsOptions struct {
 	// Last starts the listing after this manifest digest.
 	Last *string
-	// N is the page size.
+	// N is the page size, at least 1.
 	N *int64
 	// OrderBy orders the manifests by last update time; by digest when nil.
 	OrderBy *ArtifactManifestOrderBy

@@ -24,7 +24,7 @@ func (c *ContainerRegistryClient) NewListRepositoriesPager(options *ContainerReg
 		options = &ContainerRegistryClientListRepositoriesOptions{}
 	}
 	first := "/acr/v1/_catalog?" + pageQuery(options.N, options.Last, nil)
-	return newLinkPager(c, first, "registry:catalog:*", nil,
+	return newLinkPager(c, first, "registry:catalog:*", validatePageSize(options.N),
 		func(p *ContainerRegistryClientListRepositoriesResponse) **string { return &p.Link })
 }
 
@@ -42,7 +42,7 @@ func (c *ContainerRegistryClient) NewListTagsPager(name string, options *Contain
 	if options.Digest != nil {
 		extra.Set("digest", *options.Digest)
 	}
-	invalid := ValidateRepository(name)
+	invalid := errors.Join(ValidateRepository(name), validatePageSize(options.N))
 	if invalid == nil && options.Digest != nil {
 		invalid = ValidateDigest(*options.Digest)
 	}
@@ -62,8 +62,17 @@ func (c *ContainerRegistryClient) NewListManifestsPager(name string, options *Co
 		extra.Set("orderby", string(*options.OrderBy))
 	}
 	first := "/acr/v1/" + escapePath(name) + "/_manifests?" + pageQuery(options.N, options.Last, extra)
-	return newLinkPager(c, first, repositoryScope(name, "metadata_read"), ValidateRepository(name),
+	return newLinkPager(c, first, repositoryScope(name, "metadata_read"), errors.Join(ValidateRepository(name), validatePageSize(options.N)),
 		func(p *ContainerRegistryClientListManifestsResponse) **string { return &p.Link })
+}
+
+// validatePageSize refuses a page size the registry could only reject or
+// misread: zero or negative.
+func validatePageSize(n *int64) error {
+	if n != nil && *n < 1 {
+		return fmt.Errorf("%w: page size N must be at least 1, got %d", ErrInvalidOption, *n)
+	}
+	return nil
 }
 
 // linkPager follows Link headers from a first page to the last. Every page

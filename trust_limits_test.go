@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/containerregistry/azacr/acrtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -97,4 +99,18 @@ func TestOversizedResponsesAreRefusedBeforeBuffering(t *testing.T) {
 		_, err := c.GetManifest(t.Context(), "a", "v1", nil)
 		require.ErrorIs(t, err, ErrManifestTooLarge)
 	})
+}
+
+func TestPageSizeBelowOneIsRefusedBeforeSending(t *testing.T) {
+	srv := acrtest.NewServer(t, nil)
+	c := newTestClient(t, srv, srv.Credential())
+	for _, n := range []int64{0, -1, math.MinInt64} {
+		_, err := c.NewListRepositoriesPager(&ContainerRegistryClientListRepositoriesOptions{N: &n}).NextPage(t.Context())
+		assert.ErrorIs(t, err, ErrInvalidOption, n)
+		_, err = c.NewListTagsPager("a", &ContainerRegistryClientListTagsOptions{N: &n}).NextPage(t.Context())
+		assert.ErrorIs(t, err, ErrInvalidOption, n)
+		_, err = c.NewListManifestsPager("a", &ContainerRegistryClientListManifestsOptions{N: &n}).NextPage(t.Context())
+		assert.ErrorIs(t, err, ErrInvalidOption, n)
+	}
+	assert.Empty(t, srv.Requests())
 }
