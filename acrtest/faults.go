@@ -1,6 +1,7 @@
 package acrtest
 
 import (
+	"bytes"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -57,7 +58,9 @@ type Fault struct {
 
 	// Delay holds the request this long before anything else happens, to
 	// exercise client timeouts and cancellation. The wait ends early, and the
-	// request is dropped unanswered, when the client goes away.
+	// request is dropped unanswered, when the client goes away or the server
+	// closes. The request's body (up to 64 MiB) is read before the wait: Go's
+	// server notices a client hanging up only once the body has been read.
 	Delay time.Duration
 
 	// Status, when not zero, answers the request with this status code and
@@ -115,6 +118,12 @@ const (
 
 // allFaultKinds is what InjectRandomFaults draws from when given no kinds.
 var allFaultKinds = []FaultKind{FaultThrottle, FaultServerError, FaultUnavailable, FaultReset, FaultTruncate, FaultDelay}
+
+// maxDelayedBody bounds how much of a delayed request's body is read
+// ahead into memory (see perform); a larger body's remainder is read by the
+// handler as usual, and its client hanging up is then noticed only when
+// the delay ends.
+const maxDelayedBody = 64 << 20
 
 // maxRandomDelay bounds FaultDelay: long enough to reorder concurrent
 // requests, short enough for load tests that make thousands of them.
@@ -218,6 +227,15 @@ type faultSet struct {
 	generation int
 	random     *randomFaults
 	fired      int
+	// closing is closed when the server starts to shut down: a delayed
+	// request must not keep Close waiting for its handler.
+	closing     chan struct{}
+	closingOnce sync.Once
+}
+
+// close releases every delayed request; Server.Close calls it first.
+func (f *faultSet) close() {
+	f.closingOnce.Do(func() { close(f.closing) })
 }
 
 // armedFault is an injected fault with its counters, guarded by faultSet.mu.
@@ -350,7 +368,7 @@ func (f *faultSet) apply(w http.ResponseWriter, r *http.Request) (http.ResponseW
 	if !ok {
 		return w, false
 	}
-	return a.perform(w, r)
+	return a.perform(w, r, f.closing)
 }
 
 // applyStorage is apply for the storage host that blob reads are redirected
@@ -362,7 +380,7 @@ func (f *faultSet) applyStorage(w http.ResponseWriter, r *http.Request) (http.Re
 	if !ok {
 		return w, false
 	}
-	return a.perform(w, r)
+	return a.perform(w, r, f.closing)
 }
 
 // decide counts r against the faults and merges the actions of those that
@@ -403,13 +421,28 @@ func (f *faultSet) decide(r *http.Request, storage bool) (action, bool) {
 	return a, fired
 }
 
-// perform carries out a merged action (see Fault for the order).
-func (a action) perform(w http.ResponseWriter, r *http.Request) (http.ResponseWriter, bool) {
+// perform carries out a merged action (see Fault for the order). A delay
+// ends early when the client goes away or closing is closed.
+func (a action) perform(w http.ResponseWriter, r *http.Request, closing <-chan struct{}) (http.ResponseWriter, bool) {
 	if a.delay > 0 {
+		// net/http notices a client hanging up (and cancels the request's
+		// context) only once the handler has read the request body to its
+		// end, so a delayed request's body is read first, into memory.
+		if r.Body != nil && r.Body != http.NoBody {
+			body, err := io.ReadAll(io.LimitReader(r.Body, maxDelayedBody))
+			if err != nil {
+				resetConnection(w, r, 0)
+				return w, true
+			}
+			r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), r.Body))
+		}
 		t := time.NewTimer(a.delay)
 		defer t.Stop()
 		select {
 		case <-t.C:
+		case <-closing:
+			resetConnection(w, r, 0)
+			return w, true
 		case <-r.Context().Done():
 			// The client gave up. Drop the connection rather than return:
 			// a handler that returns unanswered makes the server send an

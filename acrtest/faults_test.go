@@ -407,39 +407,58 @@ func TestFaultDelayHonoursCancel(t *testing.T) {
 	require.Zero(t, srv.Requests()[0].Status)
 }
 
-// A client that gives up on a delayed request does not leave the handler
-// waiting out the Delay, so Close, which waits for handlers, returns.
+// A delayed request never keeps Close waiting: not when its client gives
+// up (with or without a request body, which net/http needs read before it
+// notices a client hanging up), and not when its client waits on.
 func TestFaultDelayDoesNotHoldClose(t *testing.T) {
-	srv := NewUnstartedServer(nil)
-	srv.Start()
-	srv.InjectFault(Fault{Path: "/v2/", Delay: time.Hour})
+	for _, tc := range []struct {
+		name   string
+		method string
+		body   io.Reader
+		cancel bool
+	}{
+		{"GET, client gives up", http.MethodGet, nil, true},
+		{"POST with a body, client gives up", http.MethodPost, strings.NewReader("grant_type=password&service=x"), true},
+		{"PATCH with a body, client waits on", http.MethodPatch, strings.NewReader(strings.Repeat("x", 1<<20)), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := NewUnstartedServer(nil)
+			srv.Start()
+			srv.InjectFault(Fault{Path: "/v2/", Delay: time.Hour})
 
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/v2/", nil)
-	require.NoError(t, err)
-	errc := make(chan error, 1)
-	go func() {
-		resp, err := srv.Client().Do(req)
-		if err == nil {
-			resp.Body.Close()
-		}
-		errc <- err
-	}()
-	// Cancel once the handler is waiting.
-	require.Eventually(t, func() bool { return srv.FaultsFired() == 1 }, 10*time.Second, time.Millisecond, "the request never arrived")
-	time.AfterFunc(50*time.Millisecond, cancel)
-	require.ErrorIs(t, <-errc, context.Canceled)
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			req, err := http.NewRequestWithContext(ctx, tc.method, srv.URL+"/v2/", tc.body)
+			require.NoError(t, err)
+			errc := make(chan error, 1)
+			go func() {
+				resp, err := srv.Client().Do(req)
+				if err == nil {
+					resp.Body.Close()
+				}
+				errc <- err
+			}()
+			// Cancel once the handler is waiting.
+			require.Eventually(t, func() bool { return srv.FaultsFired() == 1 }, 10*time.Second, time.Millisecond, "the request never arrived")
+			if tc.cancel {
+				time.AfterFunc(50*time.Millisecond, cancel)
+				require.ErrorIs(t, <-errc, context.Canceled)
+			}
 
-	closed := make(chan struct{})
-	go func() {
-		srv.Close()
-		close(closed)
-	}()
-	select {
-	case <-closed:
-	case <-time.After(10 * time.Second):
-		t.Fatal("Close is still waiting for the delayed request")
+			closed := make(chan struct{})
+			go func() {
+				srv.Close()
+				close(closed)
+			}()
+			select {
+			case <-closed:
+			case <-time.After(10 * time.Second):
+				t.Fatal("Close is still waiting for the delayed request")
+			}
+			if !tc.cancel {
+				require.Error(t, <-errc, "the waiting client is cut off, not answered")
+			}
+		})
 	}
 }
 

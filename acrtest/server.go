@@ -165,7 +165,7 @@ func NewServer(tb testing.TB, opts *Options) *Server {
 // NewUnstartedServer returns a registry that is not yet listening, so a
 // caller can seed content first. Call Start, and Close when done.
 func NewUnstartedServer(opts *Options) *Server {
-	s := &Server{key: make([]byte, 32)}
+	s := &Server{key: make([]byte, 32), faults: faultSet{closing: make(chan struct{})}}
 	if opts != nil {
 		s.opts = *opts
 	}
@@ -271,6 +271,7 @@ func (s *Server) Realm() string {
 
 // Close shuts the server down, waiting for in-flight requests.
 func (s *Server) Close() {
+	s.faults.close() // delayed requests end first, or Close would wait for them
 	s.ts.Close()
 	if s.storage != nil {
 		s.storage.Close()
