@@ -70,7 +70,7 @@ func withoutRedirects(t policy.Transporter) policy.Transporter {
 }
 
 // accessToken asks /oauth2/token for a token for scope, with the grant that
-// matches the credential (WIRE.md a.3 to a.5). refresh supplies the ACR
+// matches the credential (PROTOCOL.md §2.3, §2.4, §2.5). refresh supplies the ACR
 // refresh token of an Entra credential, from the policy's cache.
 func (tc *tokenClient) accessToken(ctx context.Context, service string, scope authScope, refresh func(context.Context) (string, error)) (string, error) {
 	switch {
@@ -97,7 +97,7 @@ func (tc *tokenClient) accessToken(ctx context.Context, service string, scope au
 }
 
 // refreshToken exchanges a Microsoft Entra token for an ACR refresh token
-// for service (WIRE.md a.2).
+// for service (PROTOCOL.md §2.2).
 func (tc *tokenClient) refreshToken(ctx context.Context, service string) (string, error) {
 	aad, err := tc.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: tc.aadScopes})
 	if err != nil {

@@ -170,7 +170,7 @@ func (p *authenticationPolicy) answerChallenge(req *policy.Request, resp *http.R
 	}
 	want := normalizeScope(ch.scope)
 	if want == "" {
-		// GET /v2/ challenges without a scope (WIRE.md a.1); the catalog
+		// GET /v2/ challenges without a scope (PROTOCOL.md §2.1); the catalog
 		// scope is what ACR grants for it after authentication.
 		want = scope
 		if want == "" {

@@ -30,12 +30,12 @@ type BlobClient struct {
 	auth     *authenticationPolicy
 }
 
-// ContainerRegistryBlobClient is the name the seed README uses for
-// BlobClient.
+// ContainerRegistryBlobClient is BlobClient under the name that the Azure
+// SDK for Go's earlier azacr preview and its README use.
 type ContainerRegistryBlobClient = BlobClient
 
-// ContainerRegistryBlobClientOptions is the name the seed README uses for
-// BlobClientOptions.
+// ContainerRegistryBlobClientOptions is BlobClientOptions under the name
+// that the Azure SDK for Go's earlier azacr preview and its README use.
 type ContainerRegistryBlobClientOptions = BlobClientOptions
 
 // NewBlobClient creates a blob client for the registry at endpoint, like
@@ -53,8 +53,8 @@ func NewBlobClient(endpoint string, cred azcore.TokenCredential, options *BlobCl
 	return &BlobClient{internal: c, endpoint: ep, auth: auth}, nil
 }
 
-// NewContainerRegistryBlobClient is NewBlobClient under the name the seed
-// README uses.
+// NewContainerRegistryBlobClient is NewBlobClient under the name that the
+// Azure SDK for Go's earlier azacr preview and its README use.
 func NewContainerRegistryBlobClient(endpoint string, cred azcore.TokenCredential, options *BlobClientOptions) (*BlobClient, error) {
 	return NewBlobClient(endpoint, cred, options)
 }
@@ -75,7 +75,7 @@ func validateNameDigest(name, digest string) error {
 }
 
 // uploadLocation resolves an upload URL from a Location header against the
-// registry (ACR sends it relative, WIRE.md c.4), refuses one on another
+// registry (ACR sends it relative, PROTOCOL.md §6.1), refuses one on another
 // origin, and returns it with the repository it belongs to.
 func (c *BlobClient) uploadLocation(location string) (*url.URL, string, error) {
 	u, err := c.endpoint.Parse(location)
@@ -161,7 +161,7 @@ func (c *BlobClient) UploadChunk(ctx context.Context, location string, chunkData
 			return resp, errors.New("azacr: UploadChunk needs both RangeStart and RangeEnd, with 0 <= RangeStart <= RangeEnd+1")
 		}
 		// ACR's own form: "start-end", inclusive, no unit and no total
-		// (WIRE.md c.4); "bytes start-end/total" is refused.
+		// (PROTOCOL.md §6.2); "bytes start-end/total" is refused.
 		req.Raw().Header.Set("Content-Range", strconv.FormatInt(*options.RangeStart, 10)+"-"+strconv.FormatInt(*options.RangeEnd, 10))
 	}
 	httpResp, err := c.send(req, http.StatusAccepted)
@@ -215,7 +215,7 @@ func (c *BlobClient) CompleteUpload(ctx context.Context, location string, digest
 		return resp, err
 	}
 	// The session URL is opaque: keep its query byte for byte and append
-	// the digest (WIRE.md c.4).
+	// the digest (PROTOCOL.md §6.4).
 	withDigest := *u
 	sep := "&"
 	if withDigest.RawQuery == "" {

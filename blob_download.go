@@ -158,7 +158,7 @@ func (c *BlobClient) rangeRequest(ctx context.Context, name, digest string, star
 	runtime.SkipBodyDownload(req)
 	if start > 0 || end >= 0 {
 		// Sent to the registry; net/http carries it across ACR's redirect
-		// to storage, which honours it (WIRE.md c.3).
+		// to storage, which honours it (PROTOCOL.md §5.2).
 		req.Raw().Header.Set("Range", rangeHeader(start, end))
 	}
 	return req, nil

@@ -186,7 +186,7 @@ func (c *BlobClient) UploadBlob(ctx context.Context, name string, body io.Reader
 			return resp, fmt.Errorf("%w: the registry declined the mount without an upload session", ErrInvalidLocation)
 		}
 		// ACR often declines (202) and opens an ordinary session: use it
-		// (WIRE.md c.4).
+		// (PROTOCOL.md §6.5).
 		u.location = *m.Location
 	}
 	if file != nil {
@@ -682,7 +682,7 @@ func (u *blobUpload) chunk(ctx context.Context, size int64, bodyAt func(skip int
 }
 
 // status asks the session how many bytes it holds. ACR says "0-0" for an
-// empty session and for a one-byte one (WIRE.md c.4), so "0-0" is read as
+// empty session and for a one-byte one (PROTOCOL.md §6.3), so "0-0" is read as
 // empty unless we know a byte was sent.
 func (u *blobUpload) status(ctx context.Context, tried int64) (int64, error) {
 	st, err := u.client.GetUploadStatus(ctx, u.location, nil)

@@ -19,7 +19,7 @@ type challenge struct {
 }
 
 // bearerParams are the parameters of ACR's Bearer challenge that the
-// policy uses (WIRE.md a.1).
+// policy uses (PROTOCOL.md §2.1).
 type bearerParams struct {
 	realm, service, scope, err string
 }
@@ -190,7 +190,7 @@ func basicChallenge(values []string) bool {
 // jwtExpiry reads the exp claim of a JWT without verifying it (the registry
 // verifies; we only need to know when to renew). The payload is base64url
 // without padding, but padded and standard-alphabet forms are accepted too
-// (WIRE.md a.6).
+// (PROTOCOL.md §2.6).
 func jwtExpiry(token string) (time.Time, error) {
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {
@@ -219,7 +219,7 @@ func jwtExpiry(token string) (time.Time, error) {
 // normalizeScope puts a scope set into canonical form for caching: actions
 // sorted and deduplicated within each scope, scopes sorted, one space
 // between. ACR lists actions in varying order ("push,pull" then
-// "pull,push", WIRE.md a.1); without this every chunk of an upload would
+// "pull,push", PROTOCOL.md §2.1); without this every chunk of an upload would
 // pay a 401 and a token call.
 func normalizeScope(s string) authScope {
 	fields := strings.Fields(s)
@@ -246,7 +246,7 @@ func repositoryScope(name string, actions ...string) authScope {
 // said anything: its host, lowercased, without the scheme's default port.
 // ACR's challenges name the login server this way ("myreg.azurecr.io"),
 // so "https://MyReg.azurecr.io:443" must not be exchanged for a service
-// the registry does not know.
+// the registry does not know (PROTOCOL.md §2.7).
 func endpointService(ep *url.URL) string {
 	host, port := strings.ToLower(ep.Hostname()), ep.Port()
 	if port == "" || ep.Scheme == "https" && port == "443" || ep.Scheme == "http" && port == "80" {

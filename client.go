@@ -292,7 +292,7 @@ func (c *ContainerRegistryClient) resolveDigest(ctx context.Context, name, refer
 
 // manifestAccept is the Accept header of manifest downloads: every manifest
 // type ACR stores, because ACR answers MANIFEST_UNKNOWN when the stored
-// type is not acceptable (WIRE.md c.2).
+// type is not acceptable (PROTOCOL.md §4.2).
 var manifestAccept = func() string {
 	types := PossibleContentTypeValues()
 	s := make([]string, len(types))

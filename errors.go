@@ -16,7 +16,7 @@ const errorBodyLimit = 64 << 10
 // newResponseError turns a failed response into an *azcore.ResponseError
 // whose ErrorCode is the code of ACR's first error. ACR sends
 // {"errors":[{"code","message","detail"}]} with a detail of any JSON type,
-// or no body, or a plain-text 404 from its router (WIRE.md section d);
+// or no body, or a plain-text 404 from its router (PROTOCOL.md §7);
 // azcore's own parser reads none of these, so the code is found here.
 func newResponseError(resp *http.Response) error {
 	var body []byte

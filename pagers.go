@@ -140,7 +140,7 @@ func (lp *linkPager[T]) fetch(ctx context.Context) (T, error) {
 
 // nextLink finds the rel="next" target among Link header values and
 // resolves it against the registry endpoint. ACR sends it relative, with
-// an empty orderby= and no api-version (WIRE.md b.1); the target is
+// an empty orderby= and no api-version (PROTOCOL.md §3.1); the target is
 // followed verbatim. It returns "" when there is no next page.
 func nextLink(endpoint *url.URL, values []string) (string, error) {
 	for _, v := range values {

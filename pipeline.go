@@ -17,7 +17,7 @@ import (
 const (
 	moduleName    = "github.com/Azure/azure-sdk-for-go/sdk/containerregistry/azacr"
 	moduleVersion = "v0.1.0"
-	// apiVersion is the /acr/v1 and /oauth2 API version (WIRE.md section 0).
+	// apiVersion is the /acr/v1 and /oauth2 API version (PROTOCOL.md §1).
 	apiVersion = "2021-07-01"
 )
 
@@ -96,7 +96,7 @@ func newPipelineClient(endpoint string, cred azcore.TokenCredential, clientOptio
 
 // withSafeRedirects makes redirects drop the Authorization header whenever
 // they leave the registry's origin (scheme, host and port). ACR answers
-// blob GETs with 307 to Azure Storage (WIRE.md c.3); forwarding the token
+// blob GETs with 307 to Azure Storage (PROTOCOL.md §5.1); forwarding the token
 // there would leak it, and Storage refuses such requests anyway. net/http
 // by itself keeps the header across a port change on the same host name.
 // A custom Transporter that is not an *http.Client is used as given: it

@@ -50,8 +50,8 @@ func rawPostForm(t *testing.T, r *TestRegistry, path string, form url.Values) (i
 // like ACR (no scope on /v2/, the needed scope elsewhere), accepts only
 // tokens signed by the issuer's key for its service and still valid, and
 // refuses a token lacking the scope with error="insufficient_scope". The
-// token service's exchange and token endpoints work by hand as WIRE.md
-// a.2 and a.3 describe.
+// token service's exchange and token endpoints work by hand as described
+// in PROTOCOL.md §2.2 and §2.3.
 func TestTokenRegistryJudgesTokens(t *testing.T) {
 	t.Parallel()
 	r := StartTokenRegistry(t, true)
@@ -295,7 +295,7 @@ func TestAnonymousRefused(t *testing.T) {
 
 // TestPasswordCredentialOnTokenRegistry: a PasswordCredential learns from
 // the first challenge that the registry wants Bearer tokens, fetches them
-// with Basic authentication at GET /oauth2/token (WIRE.md a.5), and after
+// with Basic authentication at GET /oauth2/token (PROTOCOL.md §2.5), and after
 // that one 401 fetches each scope's token before sending.
 func TestPasswordCredentialOnTokenRegistry(t *testing.T) {
 	t.Parallel()

@@ -609,7 +609,7 @@ func TestSeedReadmeScenarios(t *testing.T) {
 }
 
 // TestUploadStepsByHand drives an upload through the public low-level
-// steps and checks distribution's answers against WIRE.md c.4: a relative
+// steps and checks distribution's answers against PROTOCOL.md §6: a relative
 // Location that changes after every PATCH, Range "0-<last>" without a
 // unit, 416 RANGE_INVALID for a chunk that does not start where the
 // session stands, 400 DIGEST_INVALID for a wrong digest (the session

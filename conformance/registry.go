@@ -47,7 +47,7 @@ func NewRegistryApp(ctx context.Context, rc RegistryConfig) (h http.Handler, shu
 		Auth: rc.Auth,
 	}
 	cfg.HTTP.Secret = "azacr-conformance-secret"
-	// ACR sends relative Locations (WIRE.md c.4); so does distribution with this.
+	// ACR sends relative Locations (PROTOCOL.md §6.1); so does distribution with this.
 	cfg.HTTP.RelativeURLs = true
 	ctx, cancel := context.WithCancel(ctx)
 	defer func() {

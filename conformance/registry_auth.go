@@ -61,7 +61,7 @@ const (
 	// credential hands out, and the only one /oauth2/exchange accepts.
 	FakeEntraToken = "fake-entra-access-token"
 	// TestUsername is the htpasswd user, also accepted with Basic
-	// authentication at GET /oauth2/token (WIRE.md a.5).
+	// authentication at GET /oauth2/token (PROTOCOL.md §2.5).
 	TestUsername = "azacr"
 	// TestPassword is TestUsername's password.
 	TestPassword = "conformance-password"
@@ -75,7 +75,7 @@ type RegistryOptions struct {
 	TLS bool
 	// Anonymous lets the token service hand out pull-only tokens to
 	// grant_type=password requests without credentials (ACR's anonymous
-	// pull, WIRE.md a.4). Only meaningful with AuthToken.
+	// pull, PROTOCOL.md §2.4). Only meaningful with AuthToken.
 	Anonymous bool
 }
 
@@ -477,7 +477,7 @@ type TokenClaims struct {
 }
 
 // TokenIssuer is the token service of a registry with AuthToken: ACR's
-// /oauth2/exchange and /oauth2/token (WIRE.md a.2 to a.5) in front of
+// /oauth2/exchange and /oauth2/token (PROTOCOL.md §2.2 to §2.5) in front of
 // distribution's token authentication. It signs ES256 JWTs whose kid is
 // the key's JWK thumbprint, which distribution derives for every key of
 // its root certificate bundle, so the registry itself verifies every
@@ -635,7 +635,7 @@ func (i *TokenIssuer) serve(r *http.Request, rec *TokenRequest) (int, any) {
 		return status, map[string]any{"errors": []map[string]any{{"code": code, "message": msg}}}
 	}
 	if r.Method == http.MethodGet && r.URL.Path == "/oauth2/token" {
-		// Basic authentication (WIRE.md a.5): the scope is in the query.
+		// Basic authentication (PROTOCOL.md §2.5): the scope is in the query.
 		q := r.URL.Query()
 		rec.Scope = strings.Join(q["scope"], " ")
 		user, pass, ok := r.BasicAuth()
@@ -671,7 +671,7 @@ func (i *TokenIssuer) serve(r *http.Request, rec *TokenRequest) (int, any) {
 		if err != nil {
 			return fail(http.StatusInternalServerError, "UNKNOWN", err.Error())
 		}
-		// ACR answers with the refresh token only (WIRE.md a.2).
+		// ACR answers with the refresh token only (PROTOCOL.md §2.2).
 		return http.StatusOK, map[string]string{"refresh_token": rt}
 	case "/oauth2/token":
 		switch rec.GrantType {

@@ -133,8 +133,9 @@ func main() {
 		fmt.Printf("downloaded %s (%d bytes, verified)\n", d.Digest, res.Size)
 	}
 
-	// 5. The seed's "delete images" story: push three newer versions, then
-	// delete every image older than the newest three (v1 here).
+	// 5. The Azure SDK READMEs' "delete images" story: push three newer
+	// versions, then delete every image older than the newest three (v1
+	// here).
 	for v := 2; v <= 4; v++ {
 		body, mt := sampleManifestVersion(v)
 		_, err := client.UploadManifest(ctx, repository, fmt.Sprintf("v%d", v), azacr.ContentType(mt), streaming.NopCloser(bytes.NewReader(body)), nil)
