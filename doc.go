@@ -37,12 +37,19 @@ The credential decides how the clients authenticate:
     cannot issue Entra tokens; it only works with the clients of this
     package.
 
-ACR issues refresh tokens valid for 3 hours and access tokens valid for 75
-minutes. Each token is cached until 5 minutes before the expiry written in
-it (halfway, for a lifetime under 10 minutes), then renewed, so a push
-lasting hours does not fail at the end, and a warm client sends no request
-but the operation itself. Concurrent callers needing the same token share
-one fetch. A 401 leads to one renewal and one retry, never a loop.
+ACR issues refresh tokens good for about 3 hours and access tokens for
+about an hour. Each token is cached until 5 minutes before the expiry
+written in it (halfway, for a lifetime under 10 minutes), then renewed, so
+a push lasting hours does not fail at the end, and a warm client sends no
+request but the operation itself. Concurrent callers needing the same token
+share one fetch, and its failure as well as its success. A 401 leads to one
+renewal and one retry, never a loop. The cache holds at most 512 tokens.
+
+Tokens are issued for the registry's service, its login server name. The
+client first assumes the endpoint's host (lowercased, without a default
+port); when the registry refuses that name, or a challenge names another,
+it takes the challenge's service and keeps it, so an endpoint written with
+":443", in another case, or through a proxy still authenticates.
 
 Tokens go only to the registry's own origin (scheme, host and port), over
 HTTPS unless azcore.ClientOptions.InsecureAllowCredentialWithHTTP is set.

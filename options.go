@@ -61,8 +61,7 @@ type ContainerRegistryClientOptions struct {
 type ContainerRegistryClientListRepositoriesOptions struct {
 	// Last starts the listing after this repository name.
 	Last *string
-	// N is the page size, at least 1; the registry caps it (ACR at 100 by
-	// default).
+	// N is the page size, at least 1; the registry may cap it.
 	N *int64
 }
 
