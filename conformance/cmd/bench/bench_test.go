@@ -9,9 +9,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -94,11 +97,20 @@ func TestBenchSmoke(t *testing.T) {
 		}
 	}
 
-	if len(blobs) != 5 {
+	if len(blobs) != len(blobClients) {
 		t.Fatalf("%d blob rows, want one per client", len(blobs))
 	}
 	size := int64(sizeMiB * mib)
 	chunks := int((size + 4*mib - 1) / (4 * mib))
+	var limit blobRow
+	for _, r := range blobs {
+		if r.Client == limitClient {
+			limit = r
+		}
+	}
+	if limit.Client == "" {
+		t.Fatalf("no limit row among %d blob rows", len(blobs))
+	}
 	for _, r := range blobs {
 		if r.PushMBps <= 0 || r.PullMBps <= 0 {
 			t.Errorf("%s: push %v MB/s, pull %v MB/s", r.Client, r.PushMBps, r.PullMBps)
@@ -112,8 +124,45 @@ func TestBenchSmoke(t *testing.T) {
 		if runtime.GOOS == "linux" && (r.Push[0].CPUSec <= 0 || r.PushRSSMiB <= 0 || r.PullRSSMiB <= 0) {
 			t.Errorf("%s: no CPU or RSS measured: %+v", r.Client, r.Push[0])
 		}
+		// The registry's own count of body bytes: every push delivers
+		// the blob once, every pull receives it at least once.
+		if in := r.Push[0].Server.BytesIn; in != size {
+			t.Errorf("%s: the registry read %d bytes of push bodies, want %d", r.Client, in, size)
+		}
+		if out := r.Pull[0].Server.BytesOut; out < size {
+			t.Errorf("%s: the registry wrote %d bytes of pull bodies, want at least %d", r.Client, out, size)
+		}
+		if r.Client != limitClient {
+			wantPush, wantPull := r.PushMBps/limit.PushMBps, r.PullMBps/limit.PullMBps
+			if !near(r.PushVsLimit, wantPush) || !near(r.PullVsLimit, wantPull) {
+				t.Errorf("%s: ratios to the limit push %v, pull %v; want %v, %v", r.Client, r.PushVsLimit, r.PullVsLimit, wantPush, wantPull)
+			}
+		} else if r.PushVsLimit != 0 || r.PullVsLimit != 0 {
+			t.Errorf("limit: a ratio to itself: %v, %v", r.PushVsLimit, r.PullVsLimit)
+		}
 		push, pull := r.PushRequests, r.PullRequests
 		switch r.Client {
+		case limitClient:
+			// One POST with no body, one PUT with the whole blob, on one
+			// connection; one GET with the whole blob. The pushed digest
+			// is the registry's Docker-Content-Digest (checked above).
+			p, g := r.Push[0].Server, r.Pull[0].Server
+			if push["POST"] != 1 || push["PUT"] != 1 || len(push) != 2 {
+				t.Errorf("limit push requests %v, want POST 1, PUT 1", push)
+			}
+			if pull["GET"] != 1 || len(pull) != 1 {
+				t.Errorf("limit pull requests %v, want GET 1", pull)
+			}
+			if len(p.Timeline) != 2 || p.Timeline[0].Method != "POST" || p.Timeline[0].In != 0 ||
+				p.Timeline[1].Method != "PUT" || p.Timeline[1].In != size {
+				t.Errorf("limit push timeline %+v, want a POST with no body, then a PUT of %d bytes", p.Timeline, size)
+			}
+			if len(g.Timeline) != 1 || g.Timeline[0].Out != size || g.BytesOut != size {
+				t.Errorf("limit pull timeline %+v (%d bytes out), want one GET of %d bytes", g.Timeline, g.BytesOut, size)
+			}
+			if p.Conns != 1 || g.Conns != 1 {
+				t.Errorf("limit: %d push and %d pull connections, want 1 each", p.Conns, g.Conns)
+			}
 		case "azacr":
 			// The file: one session, one PATCH per 4 MiB, one completion,
 			// and a HEAD (is it there already?) when the hashing, which runs
@@ -190,6 +239,51 @@ func TestBenchSmoke(t *testing.T) {
 		if r.MBps <= 0 || r.Runs[0].Bytes != size {
 			t.Errorf("experiment %q: %v MB/s, %d bytes", r.Label, r.MBps, r.Runs[0].Bytes)
 		}
+	}
+}
+
+func near(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
+
+// TestBenchBlobOrder runs -blob over plain HTTP and TLS with two clients
+// and two runs, and checks what the table's reading depends on: the runs
+// go round the clients (run 1 of each, then run 2), TLS comes first, both
+// when it runs and in the output, and the ratio columns are there.
+func TestBenchBlobOrder(t *testing.T) {
+	var out, logs bytes.Buffer
+	err := run(context.Background(), []string{"-blob", "-size", "4", "-runs", "2", "-tls", "both", "-clients", "oras,limit"}, &out, &logs)
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, logs.String())
+	}
+	line := regexp.MustCompile(`(?m)^(\S+)\s+(tls|plain)\s+run (\d+):`)
+	var got []string
+	for _, m := range line.FindAllStringSubmatch(logs.String(), -1) {
+		got = append(got, m[1]+" "+m[2]+" "+m[3])
+	}
+	want := []string{
+		"oras tls 1", "limit tls 1", "oras tls 2", "limit tls 2",
+		"oras plain 1", "limit plain 1", "oras plain 2", "limit plain 2",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("runs in the order %q, want %q\n%s", got, want, logs.String())
+	}
+	o := out.String()
+	tlsAt, plainAt := strings.Index(o, "TLS (these rows decide):"), strings.Index(o, "Plain HTTP (for information):")
+	if tlsAt < 0 || plainAt < tlsAt {
+		t.Errorf("want the TLS table first, then the plain one labelled for information:\n%s", o)
+	}
+	if !strings.Contains(o, "| push ÷ limit | pull ÷ limit |") {
+		t.Errorf("no ratio columns:\n%s", o)
+	}
+	for _, mode := range []string{"tls", "plain"} {
+		if !regexp.MustCompile(`(?m)^\| oras \| ` + mode + ` \|[^\n]*\| [0-9.]+× \| [0-9.]+× \|`).MatchString(o) {
+			t.Errorf("no ratios on the %s oras row:\n%s", mode, o)
+		}
+		if !regexp.MustCompile(`(?m)^\| limit \| ` + mode + ` \|[^\n]*\| — \| — \|`).MatchString(o) {
+			t.Errorf("the %s limit row should show no ratio:\n%s", mode, o)
+		}
+	}
+	if err := run(context.Background(), []string{"-blob", "-size", "1", "-runs", "1", "-clients", "limit,nope"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "nope") {
+		t.Errorf("an unknown -clients entry: err %v", err)
 	}
 }
 

@@ -67,8 +67,13 @@ type blobRow struct {
 	ServerPullCPUPerGiB float64        `json:"server_pull_cpu_sec_per_gib"`
 	PushRequests        map[string]int `json:"push_requests"`
 	PullRequests        map[string]int `json:"pull_requests"`
-	Push                []opRun        `json:"push_runs"`
-	Pull                []opRun        `json:"pull_runs"`
+	// PushVsLimit and PullVsLimit are the medians' ratios to the limit
+	// row's medians with the same TLS setting; 0 for the limit row itself
+	// and when there is none.
+	PushVsLimit float64 `json:"push_vs_limit,omitempty"`
+	PullVsLimit float64 `json:"pull_vs_limit,omitempty"`
+	Push        []opRun `json:"push_runs"`
+	Pull        []opRun `json:"pull_runs"`
 }
 
 // parallelRow is one download configuration against the rate-capped
@@ -347,7 +352,41 @@ type blobConfig struct {
 	stream  bool
 }
 
+// blobClients are the -clients the -blob mode knows. limit is not a
+// client library: see limit.go.
+var blobClients = []string{"limit", "azacr", "azacr-stream", "oras", "ggcr", "official"}
+
+// limitClient names the limit row.
+const limitClient = "limit"
+
+// tlsFirst orders TLS settings as the -blob tables show them: TLS, which
+// decides, before plain HTTP, which is for information.
+func tlsFirst(modes []bool) []bool {
+	out := slices.Clone(modes)
+	slices.SortStableFunc(out, func(a, b bool) int {
+		switch {
+		case a == b:
+			return 0
+		case a:
+			return -1
+		}
+		return 1
+	})
+	return out
+}
+
 func (e *benchEnv) runBlob(ctx context.Context, c blobConfig) ([]blobRow, error) {
+	if len(c.clients) == 0 {
+		return nil, fmt.Errorf("-clients is empty")
+	}
+	for i, cl := range c.clients {
+		if !slices.Contains(blobClients, cl) {
+			return nil, fmt.Errorf("-clients: unknown client %q (known: %s)", cl, strings.Join(blobClients, ", "))
+		}
+		if slices.Contains(c.clients[:i], cl) {
+			return nil, fmt.Errorf("-clients: %q twice", cl)
+		}
+	}
 	file := filepath.Join(e.tmp, "blob.bin")
 	e.logf("generating a %d MiB blob", c.size/mib)
 	want, err := genBlob(file, c.size)
@@ -356,7 +395,7 @@ func (e *benchEnv) runBlob(ctx context.Context, c blobConfig) ([]blobRow, error)
 	}
 	defer os.Remove(file)
 	var rows []blobRow
-	for _, useTLS := range e.modes {
+	for _, useTLS := range tlsFirst(e.modes) {
 		reg, err := e.startRegistry(ctx, useTLS, 0)
 		if err != nil {
 			return nil, err
@@ -395,8 +434,17 @@ func (e *benchEnv) runBlob(ctx context.Context, c blobConfig) ([]blobRow, error)
 		}
 		reg.stop()
 		for _, cl := range c.clients {
+			byClient[cl].summarize()
+		}
+		if lim, ok := byClient[limitClient]; ok && lim.PushMBps > 0 && lim.PullMBps > 0 {
+			for _, cl := range c.clients {
+				if row := byClient[cl]; cl != limitClient {
+					row.PushVsLimit, row.PullVsLimit = row.PushMBps/lim.PushMBps, row.PullMBps/lim.PullMBps
+				}
+			}
+		}
+		for _, cl := range c.clients {
 			row := byClient[cl]
-			row.summarize()
 			rows = append(rows, *row)
 			if err := e.emit(row); err != nil {
 				return nil, err
@@ -470,17 +518,40 @@ func runsOf(runs []opRun, f func(opRun) float64, format string) string {
 	return strings.Join(s, ", ")
 }
 
+// blobTable prints the rows TLS first, each TLS setting as a table of its
+// own, since the ratios to the limit row are within one setting.
 func blobTable(rows []blobRow) string {
 	var b strings.Builder
-	b.WriteString("| client | TLS | push MB/s (runs) | pull MB/s (runs) | push CPU s/GiB | pull CPU s/GiB | push peak RSS MiB | pull peak RSS MiB | push requests | pull requests |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
 	mbps := func(o opRun) float64 { return o.MBps }
-	for _, r := range rows {
-		fmt.Fprintf(&b, "| %s | %s | **%.0f** (%s) | **%.0f** (%s) | %.2f | %.2f | %.1f | %.1f | %s | %s |\n",
-			r.Client, modeName(r.TLS),
-			r.PushMBps, runsOf(r.Push, mbps, "%.0f"), r.PullMBps, runsOf(r.Pull, mbps, "%.0f"),
-			r.PushCPUPerGiB, r.PullCPUPerGiB, r.PushRSSMiB, r.PullRSSMiB,
-			formatRequests(r.PushRequests), formatRequests(r.PullRequests))
+	ratio := func(x float64) string {
+		if x <= 0 {
+			return "—"
+		}
+		return fmt.Sprintf("%.2f×", x)
+	}
+	for _, useTLS := range tlsFirst([]bool{false, true}) {
+		sel := slices.DeleteFunc(slices.Clone(rows), func(r blobRow) bool { return r.TLS != useTLS })
+		if len(sel) == 0 {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString("\n")
+		}
+		if useTLS {
+			b.WriteString("TLS (these rows decide):\n\n")
+		} else {
+			b.WriteString("Plain HTTP (for information):\n\n")
+		}
+		b.WriteString("| client | TLS | push MB/s (runs) | pull MB/s (runs) | push ÷ limit | pull ÷ limit | push CPU s/GiB | pull CPU s/GiB | push peak RSS MiB | pull peak RSS MiB | push requests | pull requests |\n")
+		b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+		for _, r := range sel {
+			fmt.Fprintf(&b, "| %s | %s | **%.0f** (%s) | **%.0f** (%s) | %s | %s | %.2f | %.2f | %.1f | %.1f | %s | %s |\n",
+				r.Client, modeName(r.TLS),
+				r.PushMBps, runsOf(r.Push, mbps, "%.0f"), r.PullMBps, runsOf(r.Pull, mbps, "%.0f"),
+				ratio(r.PushVsLimit), ratio(r.PullVsLimit),
+				r.PushCPUPerGiB, r.PullCPUPerGiB, r.PushRSSMiB, r.PullRSSMiB,
+				formatRequests(r.PushRequests), formatRequests(r.PullRequests))
+		}
 	}
 	return b.String()
 }
@@ -489,12 +560,17 @@ func registryTable(rows []blobRow) string {
 	var b strings.Builder
 	b.WriteString("| client | TLS | registry CPU s/GiB, push | registry CPU s/GiB, pull | registry peak RSS MiB, push / pull | connections push / pull |\n")
 	b.WriteString("|---|---|---|---|---|---|\n")
-	for _, r := range rows {
-		fmt.Fprintf(&b, "| %s | %s | %.2f | %.2f | %.0f / %.0f | %d / %d |\n", r.Client, modeName(r.TLS),
-			r.ServerPushCPUPerGiB, r.ServerPullCPUPerGiB,
-			medianOf(r.Push, func(o opRun) float64 { return float64(o.Server.PeakRSSKiB) / 1024 }),
-			medianOf(r.Pull, func(o opRun) float64 { return float64(o.Server.PeakRSSKiB) / 1024 }),
-			r.Push[0].Server.Conns, r.Pull[0].Server.Conns)
+	for _, useTLS := range tlsFirst([]bool{false, true}) {
+		for _, r := range rows {
+			if r.TLS != useTLS {
+				continue
+			}
+			fmt.Fprintf(&b, "| %s | %s | %.2f | %.2f | %.0f / %.0f | %d / %d |\n", r.Client, modeName(r.TLS),
+				r.ServerPushCPUPerGiB, r.ServerPullCPUPerGiB,
+				medianOf(r.Push, func(o opRun) float64 { return float64(o.Server.PeakRSSKiB) / 1024 }),
+				medianOf(r.Pull, func(o opRun) float64 { return float64(o.Server.PeakRSSKiB) / 1024 }),
+				r.Push[0].Server.Conns, r.Pull[0].Server.Conns)
+		}
 	}
 	return b.String()
 }

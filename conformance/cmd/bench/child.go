@@ -90,7 +90,7 @@ func opChild(args []string) error {
 	var a opArgs
 	fs := flag.NewFlagSet("op", flag.ContinueOnError)
 	fs.StringVar(&a.op, "op", "", "push, pull, download, idle, or an experiment's operation")
-	fs.StringVar(&a.client, "client", "", "azacr, oras, ggcr, official or raw")
+	fs.StringVar(&a.client, "client", "", "azacr, azacr-stream, oras, ggcr, official, limit or raw")
 	fs.StringVar(&a.addr, "addr", "", "registry host:port")
 	fs.BoolVar(&a.tls, "tls", false, "use https")
 	fs.StringVar(&a.caFile, "ca", "", "PEM certificate to trust")
@@ -234,6 +234,8 @@ func prepare(ctx context.Context, a opArgs) (func() (opResult, error), error) {
 		return prepareOfficial(ctx, a, tr)
 	case "raw":
 		return prepareRaw(ctx, a, tr)
+	case "limit":
+		return prepareLimit(ctx, a, tr)
 	}
 	return nil, fmt.Errorf("unknown client %q", a.client)
 }

@@ -11,7 +11,10 @@
 // and one operation:
 //
 //   - -blob pushes and pulls a -size MiB blob with azacr, oras-go,
-//     go-containerregistry and the official azcontainerregistry;
+//     go-containerregistry and the official azcontainerregistry, and with
+//     "limit", the fewest requests over plain net/http with no client
+//     hashing (limit.go); runs are interleaved across clients, TLS rows
+//     are printed first;
 //   - -parallel downloads with azacr's DownloadBlob at several
 //     concurrencies from a registry whose every connection is rate-capped;
 //   - -rss pushes and pulls a -rss-size MiB blob with azacr and checks its
@@ -74,11 +77,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	parallel := fs.Bool("parallel", false, "azacr DownloadBlob concurrency against a per-connection rate cap")
 	rss := fs.Bool("rss", false, "azacr peak RSS pushing and pulling a large blob")
 	experiments := fs.Bool("experiments", false, "take azacr's push and pull apart: chunk sizes, read sizes, pipelined hashing (uses -size, -runs)")
-	size := fs.Int("size", 512, "-blob, -experiments: blob size in MiB")
-	runs := fs.Int("runs", 3, "-blob, -parallel, -experiments: runs per row; the tables show medians")
+	size := fs.Int("size", 0, fmt.Sprintf("-blob, -experiments: blob size in MiB (default %d for -blob, %d for -experiments)", blobDefaultSize, experimentDefaultSize))
+	runs := fs.Int("runs", 0, fmt.Sprintf("-blob, -parallel, -experiments: runs per row, interleaved across rows; the tables show medians (default %d for -blob, %d for the others)", blobDefaultRuns, otherDefaultRuns))
 	tlsMode := fs.String("tls", "both", "plain, tls or both")
-	clients := fs.String("clients", "azacr,azacr-stream,oras,ggcr,official", "-blob: clients to compare (azacr-stream: azacr pushing from a bare io.Reader)")
-	stream := fs.Bool("stream", false, "-blob: give every push a bare io.Reader, not the *os.File")
+	clients := fs.String("clients", strings.Join(blobClients, ","), "-blob: clients to compare (limit: one POST and one PUT, one GET, plain net/http, no hashing; azacr-stream: azacr pushing from a bare io.Reader)")
+	stream := fs.Bool("stream", false, "-blob: give every push but the limit's a bare io.Reader, not the *os.File")
 	jsonFile := fs.String("json", "", "write one JSON line per row, with every run, to this file")
 	profile := fs.String("profile", "", "write a CPU profile of every client operation into this directory")
 	allocs := fs.Bool("allocs", false, "with -profile, also write exact allocation profiles (this records every allocation: do not read CPU or RSS from such runs)")
@@ -93,6 +96,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if *size < 0 || *runs < 0 {
+		return fmt.Errorf("-size and -runs cannot be negative (0 means the mode's default)")
+	}
+	blobSize, blobRuns := orDefault(*size, blobDefaultSize), orDefault(*runs, blobDefaultRuns)
+	expSize, otherRuns := orDefault(*size, experimentDefaultSize), orDefault(*runs, otherDefaultRuns)
 	explicit := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
 	if *metadata && (explicit["metadata"] || !(*blob || *parallel || *rss || *experiments)) {
@@ -139,11 +147,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	if *blob {
-		rows, err := env.runBlob(ctx, blobConfig{size: int64(*size) * mib, runs: *runs, clients: splitList(*clients), stream: *stream})
+		rows, err := env.runBlob(ctx, blobConfig{size: int64(blobSize) * mib, runs: blobRuns, clients: splitList(*clients), stream: *stream})
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "\nBlob push and pull, %d MiB, median of %d runs, registry storage on %s (MB = 10^6 bytes; CPU and RSS are the client process's):\n\n", *size, *runs, env.storageKind())
+		fmt.Fprintf(stdout, "\nBlob push and pull, %d MiB, median of %d interleaved runs, registry storage on %s (MB = 10^6 bytes; CPU and RSS are the client process's; ÷ limit is the median's ratio to the limit row's):\n", blobSize, blobRuns, env.storageKind())
+		if blobRuns < blobDefaultRuns || blobSize < blobDefaultSize {
+			fmt.Fprintf(stdout, "(fewer than %d runs or a blob under %d MiB: informative only, not a deciding measurement)\n", blobDefaultRuns, blobDefaultSize)
+		}
+		fmt.Fprintln(stdout)
 		fmt.Fprint(stdout, blobTable(rows))
 		fmt.Fprintf(stdout, "\nThe registry's side of the same runs (medians; connections of the first run):\n\n")
 		fmt.Fprint(stdout, registryTable(rows))
@@ -154,21 +166,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		rows, err := env.runParallel(ctx, parallelConfig{
-			size: int64(*pSize) * mib, block: int64(*pBlock) * mib, rateMBps: *pRate, runs: *runs,
+			size: int64(*pSize) * mib, block: int64(*pBlock) * mib, rateMBps: *pRate, runs: otherRuns,
 			concurrency: conc, peers: splitList(*pPeers),
 		})
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "\nDownload of %d MiB, every connection capped at %g MB/s, median of %d runs:\n\n", *pSize, *pRate, *runs)
+		fmt.Fprintf(stdout, "\nDownload of %d MiB, every connection capped at %g MB/s, median of %d runs:\n\n", *pSize, *pRate, otherRuns)
 		fmt.Fprint(stdout, parallelTable(rows))
 	}
 	if *experiments {
-		rows, err := env.runExperiments(ctx, int64(*size)*mib, *runs)
+		rows, err := env.runExperiments(ctx, int64(expSize)*mib, otherRuns)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "\nExperiments, %d MiB, median of %d runs, registry storage on %s:\n\n", *size, *runs, env.storageKind())
+		fmt.Fprintf(stdout, "\nExperiments, %d MiB, median of %d runs, registry storage on %s:\n\n", expSize, otherRuns, env.storageKind())
 		fmt.Fprint(stdout, experimentTable(rows))
 	}
 	if *rss {
@@ -180,6 +192,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stdout, rssTable(rows))
 	}
 	return nil
+}
+
+// The defaults of -size and -runs depend on the mode. -blob follows the
+// rule that decides the comparisons: medians of at least 5 interleaved
+// runs of a blob of 256 MiB or more.
+const (
+	blobDefaultSize       = 256 // MiB
+	blobDefaultRuns       = 5
+	experimentDefaultSize = 512 // MiB
+	otherDefaultRuns      = 3
+)
+
+// orDefault is v, or def when the flag was left at 0 (not given).
+func orDefault(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
 }
 
 func runMetadata(ctx context.Context, stdout io.Writer) error {

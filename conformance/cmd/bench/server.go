@@ -37,6 +37,11 @@ type serverStats struct {
 	Conns      int64          `json:"conns"`
 	CPUSec     float64        `json:"cpu_sec"`
 	PeakRSSKiB int64          `json:"peak_rss_kib"`
+	// BytesIn is what the registry read of request bodies, BytesOut what
+	// its handlers wrote of response bodies (headers not counted; net/http
+	// drops what is written to a HEAD), over all requests.
+	BytesIn  int64 `json:"bytes_in"`
+	BytesOut int64 `json:"bytes_out"`
 	// Timeline has the first requests' timing, to see where a slow
 	// operation waits.
 	Timeline []requestTiming `json:"timeline,omitempty"`
@@ -49,6 +54,8 @@ type requestTiming struct {
 	Range   string  `json:"range,omitempty"`
 	StartMs float64 `json:"start_ms"`
 	DurMs   float64 `json:"dur_ms"`
+	In      int64   `json:"in,omitempty"`  // request body bytes read
+	Out     int64   `json:"out,omitempty"` // response body bytes written
 }
 
 // maxTimeline bounds the timeline; an upload of many chunks would
@@ -59,6 +66,7 @@ type counters struct {
 	mu       sync.Mutex
 	requests map[string]int
 	timeline []requestTiming
+	in, out  int64
 	conns    atomic.Int64
 	cpuAt    time.Duration
 	at       time.Time
@@ -69,6 +77,7 @@ func (c *counters) reset() {
 	defer c.mu.Unlock()
 	c.requests = map[string]int{}
 	c.timeline = nil
+	c.in, c.out = 0, 0
 	c.at = time.Now()
 	c.conns.Store(0)
 	c.cpuAt = selfCPU()
@@ -78,13 +87,49 @@ func (c *counters) reset() {
 func (c *counters) snapshot() serverStats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := serverStats{Requests: map[string]int{}, Conns: c.conns.Load(), CPUSec: (selfCPU() - c.cpuAt).Seconds(), PeakRSSKiB: selfPeakRSSKiB()}
+	s := serverStats{Requests: map[string]int{}, Conns: c.conns.Load(), CPUSec: (selfCPU() - c.cpuAt).Seconds(), PeakRSSKiB: selfPeakRSSKiB(), BytesIn: c.in, BytesOut: c.out}
 	for k, v := range c.requests {
 		s.Requests[k] = v
 	}
 	s.Timeline = append([]requestTiming(nil), c.timeline...)
 	return s
 }
+
+// countingBody counts what the registry reads of a request body.
+// http's request body has no WriteTo, so wrapping it changes no copy path.
+type countingBody struct {
+	io.ReadCloser
+	n int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	return n, err
+}
+
+// countingResponseWriter counts the response body the registry writes.
+// distribution wraps every ResponseWriter in one of its own that has only
+// Write, WriteHeader and Flush, so hiding ReadFrom here changes no copy
+// path either (its GETs never reach sendfile).
+type countingResponseWriter struct {
+	http.ResponseWriter
+	n int64
+}
+
+func (w *countingResponseWriter) Write(p []byte) (int, error) {
+	n, err := w.ResponseWriter.Write(p)
+	w.n += int64(n)
+	return n, err
+}
+
+func (w *countingResponseWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *countingResponseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // countingListener counts accepted connections and, when rate > 0, caps
 // each connection's writes at rate bytes per second: a stand-in for the
@@ -174,15 +219,30 @@ func registryChild(args []string) error {
 		c.requests[r.Method]++
 		at := c.at
 		c.mu.Unlock()
+		cw := &countingResponseWriter{ResponseWriter: w}
+		var body *countingBody
+		if r.Body != nil && r.Body != http.NoBody {
+			body = &countingBody{ReadCloser: r.Body}
+			r.Body = body
+		}
 		start := time.Now()
-		app.ServeHTTP(w, r)
+		app.ServeHTTP(cw, r)
 		end := time.Now()
+		var in int64
+		if body != nil {
+			in = body.n
+		}
 		c.mu.Lock()
-		if len(c.timeline) < maxTimeline && c.at.Equal(at) {
-			c.timeline = append(c.timeline, requestTiming{
-				Method: r.Method, Range: r.Header.Get("Range"),
-				StartMs: float64(start.Sub(at).Microseconds()) / 1e3, DurMs: float64(end.Sub(start).Microseconds()) / 1e3,
-			})
+		if c.at.Equal(at) {
+			c.in += in
+			c.out += cw.n
+			if len(c.timeline) < maxTimeline {
+				c.timeline = append(c.timeline, requestTiming{
+					Method: r.Method, Range: r.Header.Get("Range"),
+					StartMs: float64(start.Sub(at).Microseconds()) / 1e3, DurMs: float64(end.Sub(start).Microseconds()) / 1e3,
+					In: in, Out: cw.n,
+				})
+			}
 		}
 		c.mu.Unlock()
 	})
