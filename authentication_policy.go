@@ -108,6 +108,12 @@ func (p *authenticationPolicy) Do(req *policy.Request) (*http.Response, error) {
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {
 		return resp, err
 	}
+	if resp.Request != nil && !p.sameOrigin(resp.Request.URL) {
+		// The 401 comes from where a redirect led (Azure Storage, for blob
+		// reads): that host has no say in how we authenticate to the
+		// registry, neither its service, nor its scope, nor its scheme.
+		return p.final(resp)
+	}
 	return p.answerChallenge(req, resp, scope, sent)
 }
 
@@ -124,14 +130,23 @@ func (p *authenticationPolicy) authorizeAhead(req *policy.Request, scope authSco
 	if err := p.checkTLS(raw.URL); err != nil {
 		return sentToken{}, err
 	}
-	service, confirmed := p.currentService()
+	learned := p.service.Load()
+	service := p.guessed
+	if learned != nil {
+		service = *learned
+	}
 	tok, fresh, err := p.accessToken(raw.Context(), service, scope)
 	if err != nil {
-		if _, ok := refusedByRegistry(err); ok && !confirmed {
-			// The service was guessed from the endpoint, and a registry
-			// may name itself otherwise (a connected registry, a proxy, an
-			// alias). Send without a token: the challenge names the
-			// service the registry accepts.
+		if _, ok := refusedByRegistry(err); ok {
+			// The service may be wrong: guessed from the endpoint (a
+			// registry may name itself otherwise: a connected registry, a
+			// proxy, an alias), or learned from a challenge the token
+			// endpoint now refuses. Forget a learned one, and send without
+			// a token: the challenge names the service the registry
+			// accepts. One refusal of the challenge's own service ends it.
+			if learned != nil {
+				p.service.CompareAndSwap(learned, nil)
+			}
 			return sentToken{service: service, refused: err}, nil
 		}
 		return sentToken{}, p.failed(req, scope, err)
@@ -250,7 +265,7 @@ func (p *authenticationPolicy) proactive() bool {
 }
 
 // currentService returns the service to ask tokens for, and whether it
-// came from the registry's challenge rather than the endpoint.
+// was learned from a challenge rather than guessed from the endpoint.
 func (p *authenticationPolicy) currentService() (string, bool) {
 	if s := p.service.Load(); s != nil {
 		return *s, true

@@ -2,6 +2,7 @@ package azacr
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -10,6 +11,11 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 )
+
+// errFileShrank is what reading a file range gives when the file ends
+// before it: the file was cut while it was being uploaded. Sending again
+// cannot help.
+var errFileShrank = nonRetriable(fmt.Errorf("%w: %w: the file is shorter than when its size was read", ErrSizeMismatch, io.ErrUnexpectedEOF))
 
 // errSendEnded is what a sending of a chunk body reads once a later
 // sending (or the end of the request) has replaced it.
@@ -24,9 +30,10 @@ var errSendEnded = errors.New("azacr: this sending of the request body has ended
 // after the request has returned; ending it means that goroutine reads an
 // error, never the bytes of the next sending or a buffer being refilled.
 type chunkBody struct {
-	data []byte   // the chunk, when it is in memory
-	file *os.File // else UploadBlob's own descriptor of the file, read with ReadAt only
-	off  int64    // where the chunk starts in file
+	data []byte        // the chunk, when it is in memory
+	file *os.File      // or UploadBlob's own descriptor of the file, read with ReadAt only
+	rs   io.ReadSeeker // or a caller's body (UploadChunk, CompleteUpload), read only through sendings
+	off  int64         // where the chunk starts in file or rs
 	size int64
 	pos  int64 // of Read and Seek, for whoever reads the body itself
 
@@ -41,6 +48,26 @@ func fileChunk(f *os.File, off, size int64) *chunkBody {
 	return &chunkBody{file: f, off: off, size: size}
 }
 
+// callerChunk wraps a body the caller hands to UploadChunk or
+// CompleteUpload: from its current offset to its end. Every sending seeks
+// it back to that offset, and ending a sending waits for a Read under way,
+// so the caller's reader is never read after the call returns, nor by two
+// sendings at once.
+func callerChunk(rs io.ReadSeeker) (*chunkBody, error) {
+	start, err := rs.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return nil, err
+	}
+	end, err := rs.Seek(0, io.SeekEnd)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := rs.Seek(start, io.SeekStart); err != nil {
+		return nil, err
+	}
+	return &chunkBody{rs: rs, off: start, size: max(end-start, 0)}, nil
+}
+
 // Read reads the chunk itself (net/http reads sendings instead; this is for
 // anything else, such as a redirect replaying the body through GetBody).
 func (b *chunkBody) Read(p []byte) (int, error) {
@@ -50,10 +77,13 @@ func (b *chunkBody) Read(p []byte) (int, error) {
 	p = p[:min(int64(len(p)), b.size-b.pos)]
 	var n int
 	var err error
+	if b.rs != nil {
+		return 0, errors.New("azacr: a caller's chunk body is read only through its sendings")
+	}
 	if b.file == nil {
 		n = copy(p, b.data[b.pos:])
 	} else if n, err = b.file.ReadAt(p, b.off+b.pos); err == io.EOF {
-		err = io.ErrUnexpectedEOF // the file shrank after it was measured
+		err = errFileShrank
 	}
 	b.pos += int64(n)
 	return n, err
@@ -93,7 +123,16 @@ func (b *chunkBody) send() (io.ReadCloser, error) {
 	if b.sending != nil {
 		b.sending.Close()
 	}
-	if b.file == nil {
+	switch {
+	case b.rs != nil:
+		// The previous sending has ended: nothing else reads rs now.
+		if _, err := b.rs.Seek(b.off, io.SeekStart); err != nil {
+			return nil, err
+		}
+		s := &readerSending{r: io.LimitReader(b.rs, b.size)}
+		b.sending = s
+		return s, nil
+	case b.file == nil:
 		s := &memorySending{rest: b.data}
 		b.sending = s
 		return s, nil
@@ -151,6 +190,30 @@ func (s *memorySending) Close() error {
 	return nil
 }
 
+// readerSending is one sending of a caller's body.
+type readerSending struct {
+	mu    sync.Mutex
+	r     io.Reader
+	ended bool
+}
+
+func (s *readerSending) Read(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return 0, errSendEnded
+	}
+	return s.r.Read(p)
+}
+
+// Close ends the sending once a Read under way has returned.
+func (s *readerSending) Close() error {
+	s.mu.Lock()
+	s.ended = true
+	s.mu.Unlock()
+	return nil
+}
+
 // fileSending is one sending of a file range, through its own descriptor
 // positioned at the range's start. It implements syscall.Conn, which is
 // what net checks before sending a body with sendfile(2): over plain HTTP
@@ -179,7 +242,7 @@ func (s *fileSending) Read(p []byte) (int, error) {
 	p = p[:min(int64(len(p)), s.end-pos)]
 	n, err := s.f.Read(p)
 	if err == io.EOF {
-		err = io.ErrUnexpectedEOF // the file shrank after it was measured
+		err = errFileShrank
 	}
 	return n, err
 }
@@ -221,6 +284,9 @@ func (sendPolicy) Do(req *policy.Request) (*http.Response, error) {
 			return nil, err
 		}
 		req.Raw().Body = s
+		// A redirect that keeps the body (307, 308) replays it through
+		// GetBody: that is a sending too.
+		req.Raw().GetBody = b.send
 	}
 	return req.Next()
 }

@@ -97,6 +97,20 @@ func (c *BlobClient) uploadLocation(location string) (*url.URL, string, error) {
 	return u, name, nil
 }
 
+// ownedBody returns the body of a request that carries blob bytes as a
+// chunkBody, whose sendings end before the call returns: net/http's writer
+// may otherwise still read a caller's body after the response has come
+// back (a registry may answer before reading it all), while the caller
+// already refills it. The caller ends it when the request is over.
+// UploadBlob's own chunks come as chunkBodies already; ending them twice
+// is harmless.
+func ownedBody(b io.ReadSeekCloser) (*chunkBody, error) {
+	if cb, ok := b.(*chunkBody); ok {
+		return cb, nil
+	}
+	return callerChunk(b)
+}
+
 // uploadState reads the headers every upload step answers with.
 func uploadState(resp *http.Response) (location, uuid, rng *string) {
 	get := func(k string) *string {
@@ -153,7 +167,12 @@ func (c *BlobClient) UploadChunk(ctx context.Context, location string, chunkData
 		return resp, err
 	}
 	req.Raw().URL = u
-	if err = req.SetBody(chunkData, "application/octet-stream"); err != nil {
+	body, err := ownedBody(chunkData)
+	if err != nil {
+		return resp, err
+	}
+	defer body.end()
+	if err = req.SetBody(body, "application/octet-stream"); err != nil {
 		return resp, err
 	}
 	if options != nil && (options.RangeStart != nil || options.RangeEnd != nil) {
@@ -224,7 +243,12 @@ func (c *BlobClient) CompleteUpload(ctx context.Context, location string, digest
 	withDigest.RawQuery += sep + "digest=" + url.QueryEscape(digest)
 	req.Raw().URL = &withDigest
 	if options != nil && options.Value != nil {
-		if err = req.SetBody(options.Value, "application/octet-stream"); err != nil {
+		body, err := ownedBody(options.Value)
+		if err != nil {
+			return resp, err
+		}
+		defer body.end()
+		if err = req.SetBody(body, "application/octet-stream"); err != nil {
 			return resp, err
 		}
 	}

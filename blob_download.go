@@ -282,7 +282,9 @@ func (e *exactReader) Read(p []byte) (int, error) {
 	}
 	n, err := e.r.Read(p)
 	e.left -= int64(n)
-	if err == io.EOF && e.left > 0 {
+	// net/http reports a body cut before its Content-Length as
+	// io.ErrUnexpectedEOF, a body without one as io.EOF: both are short.
+	if (err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF)) && e.left > 0 {
 		err = fmt.Errorf("%w: %w: %d bytes missing", ErrSizeMismatch, io.ErrUnexpectedEOF, e.left)
 	}
 	if err != nil && err != io.EOF {
@@ -558,7 +560,13 @@ func ctxError(ctx context.Context, err error) error {
 }
 
 func (c *BlobClient) downloadStream(ctx context.Context, name, digest string, w io.WriterAt, opts BlobClientDownloadBlobOptions) (int64, error) {
-	blob, err := c.GetBlob(ctx, name, digest, &BlobClientGetBlobOptions{MaxRetries: opts.MaxRetries})
+	// opts.MaxRetries is a count here (0: none), GetBlob's option is not
+	// (0: the default, negative: none).
+	retries := opts.MaxRetries
+	if retries == 0 {
+		retries = -1
+	}
+	blob, err := c.GetBlob(ctx, name, digest, &BlobClientGetBlobOptions{MaxRetries: retries})
 	if err != nil {
 		return 0, err
 	}

@@ -249,7 +249,11 @@ func measure(body io.Reader) (s io.Seeker, start, size int64, err error) {
 	return s, start, max(end-start, 0), nil
 }
 
-// contextReader stops reading once ctx ends.
+// contextReader reads the caller's body: it stops once ctx ends, and
+// refuses a count its Read could not have read. A broken reader claiming
+// more bytes than the buffer holds (or fewer than none) would otherwise
+// make the upload slice past its buffer and crash, or send bytes the
+// reader never produced.
 type contextReader struct {
 	ctx context.Context
 	r   io.Reader
@@ -259,7 +263,11 @@ func (c contextReader) Read(p []byte) (int, error) {
 	if err := c.ctx.Err(); err != nil {
 		return 0, err
 	}
-	return c.r.Read(p)
+	n, err := c.r.Read(p)
+	if n < 0 || n > len(p) {
+		return 0, fmt.Errorf("azacr: the body's Read returned %d for a %d-byte buffer", n, len(p))
+	}
+	return n, err
 }
 
 // hashFrom returns the sha256 digest of r from start to its end, then
@@ -516,8 +524,15 @@ func (u *blobUpload) abandon(ctx context.Context) {
 	if u.location == "" {
 		return
 	}
-	// The caller's ctx may be what failed.
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	// The caller's ctx may be what failed, so the request gets a context
+	// of its own: a second when the caller cancelled (it is waiting for the
+	// call to return, and the registry frees abandoned sessions anyway),
+	// ten when the upload failed otherwise.
+	timeout := 10 * time.Second
+	if ctx.Err() != nil {
+		timeout = time.Second
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	_, _ = u.client.CancelUpload(cctx, u.location, nil)
 	cancel()
 	u.location = ""

@@ -1,13 +1,16 @@
 package azacr
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 )
 
 // ErrResponseTooLarge is wrapped by the error for a registry response whose
@@ -54,7 +57,9 @@ func (t bodyLimitTransport) Do(req *http.Request) (*http.Response, error) {
 		resp.Body = &limitedBody{rc: resp.Body, left: errorBodyLimit}
 		return resp, nil
 	}
-	if req.Context().Value(streamedKey{}) != nil {
+	// A HEAD answer has no body; its Content-Length is the size of what a
+	// GET would send (a blob's, for blob HEADs), not something to buffer.
+	if req.Method == http.MethodHead || req.Context().Value(streamedKey{}) != nil {
 		return resp, nil
 	}
 	if resp.ContentLength > t.limit {
@@ -94,3 +99,39 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 }
 
 func (b *limitedBody) Close() error { return b.rc.Close() }
+
+// maxJSONContainers bounds the objects and arrays of one registry document
+// (a page, a metadata answer, a manifest). The byte cap alone does not
+// bound memory: a body of "{},{},..." decodes into a struct per three
+// bytes, each far larger than three bytes. The largest real documents (a
+// whole repository's tags in one page) hold about two objects per entry,
+// so 200,000 is room for 100,000 entries.
+const maxJSONContainers = 200_000
+
+// decodeJSON decodes a registry document into v after checking that it
+// holds no more objects and arrays than maxJSONContainers. Counting the
+// brackets over-counts those inside strings, which only errs on the safe
+// side.
+func decodeJSON(data []byte, v any) error {
+	if n := bytes.Count(data, []byte("{")) + bytes.Count(data, []byte("[")); n > maxJSONContainers {
+		return fmt.Errorf("%w: a JSON document of %d bytes with more than %d objects and arrays", ErrResponseTooLarge, len(data), maxJSONContainers)
+	}
+	return json.Unmarshal(data, v)
+}
+
+// decodeResponseJSON is decodeJSON for a response whose body azcore has
+// already read (and the body limit has capped).
+func decodeResponseJSON(resp *http.Response, v any) error {
+	data, err := runtime.Payload(resp)
+	if err != nil {
+		return err
+	}
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // a UTF-8 byte order mark, as azcore allows
+	if len(data) == 0 {
+		return nil // as azcore's UnmarshalAsJSON: nothing to decode
+	}
+	if err := decodeJSON(data, v); err != nil {
+		return fmt.Errorf("azacr: decoding %T: %w", v, err)
+	}
+	return nil
+}

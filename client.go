@@ -81,7 +81,7 @@ func (c *ContainerRegistryClient) metadata(ctx context.Context, method, path str
 		runtime.Drain(resp)
 		return nil
 	}
-	return runtime.UnmarshalAsJSON(resp, v)
+	return decodeResponseJSON(resp, v)
 }
 
 // GetRepositoryProperties returns the properties of a repository.
@@ -136,7 +136,7 @@ func (c *ContainerRegistryClient) DeleteRepository(ctx context.Context, name str
 		runtime.Drain(httpResp)
 		return resp, nil
 	}
-	err = runtime.UnmarshalAsJSON(httpResp, &resp.DeleteRepositoryResult)
+	err = decodeResponseJSON(httpResp, &resp.DeleteRepositoryResult)
 	return resp, err
 }
 
@@ -465,7 +465,7 @@ func (r ContainerRegistryClientGetManifestResponse) DecodeImageManifest() (*Imag
 		return nil, err
 	}
 	var m ImageManifest
-	if err := json.Unmarshal(r.ManifestData, &m); err != nil {
+	if err := decodeJSON(r.ManifestData, &m); err != nil {
 		return nil, fmt.Errorf("azacr: manifest is not an image manifest: %w", err)
 	}
 	return &m, nil
@@ -480,7 +480,7 @@ func (r ContainerRegistryClientGetManifestResponse) DecodeImageIndex() (*ImageIn
 		return nil, err
 	}
 	var m ImageIndex
-	if err := json.Unmarshal(r.ManifestData, &m); err != nil {
+	if err := decodeJSON(r.ManifestData, &m); err != nil {
 		return nil, fmt.Errorf("azacr: manifest is not an image index: %w", err)
 	}
 	return &m, nil

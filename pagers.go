@@ -87,7 +87,7 @@ type linkPager[T any] struct {
 }
 
 func newLinkPager[T any](c *ContainerRegistryClient, first string, scope authScope, invalid error, link func(*T) **string) *runtime.Pager[T] {
-	return newDecodingPager(c, first, scope, invalid, link, func(resp *http.Response, v *T) error { return runtime.UnmarshalAsJSON(resp, v) })
+	return newDecodingPager(c, first, scope, invalid, link, func(resp *http.Response, v *T) error { return decodeResponseJSON(resp, v) })
 }
 
 func newDecodingPager[T any](c *ContainerRegistryClient, first string, scope authScope, invalid error, link func(*T) **string, decode func(*http.Response, *T) error) *runtime.Pager[T] {
@@ -261,7 +261,7 @@ func (c *ContainerRegistryClient) NewListReferrersPager(name string, digest stri
 		func(p *ContainerRegistryClientListReferrersResponse) **string { return &p.Link },
 		func(resp *http.Response, page *ContainerRegistryClientListReferrersResponse) error {
 			var index ImageIndex
-			if err := runtime.UnmarshalAsJSON(resp, &index); err != nil {
+			if err := decodeResponseJSON(resp, &index); err != nil {
 				return err
 			}
 			filtered := artifactType != "" && !strings.Contains(resp.Header.Get("OCI-Filters-Applied"), "artifactType")

@@ -36,6 +36,10 @@ type hostileFront struct {
 	received   []string // dumps of the requests the sink got
 	redirectIf func(*http.Request) bool
 	status     int
+	// sinkAnswer, when set, is how the sink answers (after recording).
+	sinkAnswer func(http.ResponseWriter)
+	// intercept, when set, may answer a request in place of the registry.
+	intercept func(http.ResponseWriter, *http.Request) bool
 }
 
 func newHostileFront(t *testing.T, srv *acrtest.Server) *hostileFront {
@@ -45,7 +49,12 @@ func newHostileFront(t *testing.T, srv *acrtest.Server) *hostileFront {
 		dump, _ := httputil.DumpRequest(r, true)
 		f.mu.Lock()
 		f.received = append(f.received, string(dump))
+		answer := f.sinkAnswer
 		f.mu.Unlock()
+		if answer != nil {
+			answer(w)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprint(w, `{}`)
 	}))
@@ -72,8 +81,11 @@ func newHostileFront(t *testing.T, srv *acrtest.Server) *hostileFront {
 	}
 	f.Server = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
-		redirect, status := f.redirectIf != nil && f.redirectIf(r), f.status
+		redirect, status, intercept := f.redirectIf != nil && f.redirectIf(r), f.status, f.intercept
 		f.mu.Unlock()
+		if intercept != nil && intercept(w, r) {
+			return
+		}
 		if redirect {
 			w.Header().Set("Location", f.sink.URL+r.URL.RequestURI())
 			w.WriteHeader(status)
