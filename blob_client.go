@@ -28,6 +28,9 @@ type BlobClient struct {
 	internal *azcore.Client
 	endpoint *url.URL
 	auth     *authenticationPolicy
+	// retry is the caller's ClientOptions.Retry, for the requests the
+	// library retries itself (blob bytes up, blob ranges down).
+	retry retryRules
 }
 
 // ContainerRegistryBlobClient is BlobClient under the name that the Azure
@@ -50,7 +53,7 @@ func NewBlobClient(endpoint string, cred azcore.TokenCredential, options *BlobCl
 	if err != nil {
 		return nil, err
 	}
-	return &BlobClient{internal: c, endpoint: ep, auth: auth}, nil
+	return &BlobClient{internal: c, endpoint: ep, auth: auth, retry: newRetryRules(options.ClientOptions.Retry)}, nil
 }
 
 // NewContainerRegistryBlobClient is NewBlobClient under the name that the

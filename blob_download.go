@@ -57,7 +57,7 @@ func (c *BlobClient) GetBlob(ctx context.Context, name string, digest string, op
 		}
 		retries = retriesOrDefault(options.MaxRetries)
 	}
-	httpResp, err := c.getRange(ctx, name, digest, 0, -1)
+	httpResp, err := c.getRangeRetrying(ctx, name, digest, 0, -1, &retries)
 	if err != nil {
 		return resp, err
 	}
@@ -137,7 +137,9 @@ func (c *BlobClient) GetChunk(ctx context.Context, name string, digest string, r
 // returns the response with its body unread. A ranged request must get 206
 // (checked by the caller); an unranged one 200.
 func (c *BlobClient) getRange(ctx context.Context, name, digest string, start, end int64) (*http.Response, error) {
-	req, err := c.rangeRequest(ctx, name, digest, start, end)
+	// Not retried by azcore: a range has one retry budget for its failed
+	// requests and broken bodies alike (getRangeRetrying).
+	req, err := c.rangeRequest(noRetry(ctx), name, digest, start, end)
 	if err != nil {
 		return nil, err
 	}
@@ -145,6 +147,31 @@ func (c *BlobClient) getRange(ctx context.Context, name, digest string, start, e
 		return c.send(req, http.StatusPartialContent)
 	}
 	return c.send(req, http.StatusOK)
+}
+
+// getRangeRetrying is getRange, retrying a failed request as the caller's
+// ClientOptions.Retry allows (which failures, how long to wait) while
+// *retries, the budget the range shares with resuming its body, lasts.
+// Reads therefore never multiply azcore's retries by their own.
+func (c *BlobClient) getRangeRetrying(ctx context.Context, name, digest string, start, end int64, retries *int) (*http.Response, error) {
+	for failures := 1; ; failures++ {
+		resp, err := c.getRange(ctx, name, digest, start, end)
+		if err == nil {
+			return resp, nil
+		}
+		if *retries <= 0 || !c.retry.retriable(ctx, nil, err) {
+			return nil, err
+		}
+		r, _ := asResponse(nil, err)
+		wait, ok := c.retry.delay(failures, r)
+		if !ok {
+			return nil, err
+		}
+		*retries--
+		if werr := sleepCtx(ctx, wait); werr != nil {
+			return nil, werr
+		}
+	}
 }
 
 // rangeRequest builds a blob GET whose body is streamed, not buffered,
@@ -396,7 +423,7 @@ func (r *resumingBody) reopen() error {
 	r.mu.Unlock()
 
 	r.attempts++
-	resp, err := r.client.getRange(ctx, r.name, r.digest, r.offset, -1)
+	resp, err := r.client.getRangeRetrying(ctx, r.name, r.digest, r.offset, -1, &r.retries)
 	if err != nil {
 		return err
 	}
@@ -619,7 +646,8 @@ func (c *BlobClient) downloadParallel(ctx context.Context, name, digest string, 
 	// block's GET as well as the workers'.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	head, err := c.getRange(ctx, name, digest, 0, bs-1)
+	headRetries := opts.MaxRetries
+	head, err := c.getRangeRetrying(ctx, name, digest, 0, bs-1, &headRetries)
 	var re *azcore.ResponseError
 	if errors.As(err, &re) && (re.StatusCode == http.StatusOK || re.StatusCode == http.StatusRequestedRangeNotSatisfiable) {
 		// No range to split: an empty blob (416), or a server that
@@ -830,21 +858,12 @@ func (c *BlobClient) fetchBlock(ctx context.Context, name, digest string, off in
 	var readErr error // why the previous GET's body ended early
 	for {
 		attempts++
-		resp, err := c.getRange(ctx, name, digest, off+int64(got), last)
+		resp, err := c.getRangeRetrying(ctx, name, digest, off+int64(got), last, &retries)
 		if err != nil {
-			// azcore already retried; a block of a long download may still
-			// meet a run of throttling or server errors, worth one more wait.
-			if retries <= 0 || ctx.Err() != nil || !transient(err) {
-				if readErr != nil {
-					return got, incompleteError(what(), int64(got), int64(len(buf)), attempts, readErr, err)
-				}
-				return got, err
+			if readErr != nil {
+				return got, incompleteError(what(), int64(got), int64(len(buf)), attempts, readErr, err)
 			}
-			retries--
-			if berr := backOff(ctx, err, attempts); berr != nil {
-				return got, berr
-			}
-			continue
+			return got, err
 		}
 		_, total, err := checkContentRange(resp.Header.Get("Content-Range"), off+int64(got), last)
 		if err == nil && total != size {
@@ -869,15 +888,4 @@ func (c *BlobClient) fetchBlock(ctx context.Context, name, digest string, off in
 		retries--
 		readErr = rerr
 	}
-}
-
-// transient reports whether a failed request may succeed when sent again:
-// the connection broke, or the registry was throttling or faltering.
-func transient(err error) bool {
-	var re *azcore.ResponseError
-	if errors.As(err, &re) {
-		return re.StatusCode >= 500 || re.StatusCode == http.StatusTooManyRequests
-	}
-	var nr interface{ NonRetriable() }
-	return !errors.As(err, &nr)
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -326,35 +325,6 @@ func TestGetBlobRefusesAbsurdContentLength(t *testing.T) {
 	require.ErrorIs(t, err, ErrSizeMismatch)
 	_, err = c.DownloadBlob(t.Context(), "r", d, &bytesWriterAt{}, nil)
 	require.ErrorIs(t, err, ErrSizeMismatch)
-}
-
-// TestBackOffCapsRetryAfter: a Retry-After too large for a Duration used
-// to overflow into a negative wait, so the retry went out at once; the
-// wait is capped before the multiplication. So is the pause that grows
-// with the attempt number.
-func TestBackOffCapsRetryAfter(t *testing.T) {
-	throttled := func(retryAfter string) error {
-		resp := &http.Response{StatusCode: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {retryAfter}}}
-		resp.Request, _ = http.NewRequest(http.MethodGet, "https://registry.example/v2/", nil)
-		return &azcore.ResponseError{StatusCode: resp.StatusCode, RawResponse: resp}
-	}
-	cases := map[string]struct {
-		err     error
-		attempt int
-	}{
-		"Retry-After of max int64 seconds": {throttled("9223372036854775807"), 1},
-		"Retry-After of 2^62 seconds":      {throttled("4611686018427387904"), 1},
-		"attempt 2^62":                     {errors.New("reset"), 1 << 62},
-		"attempt max int":                  {errors.New("reset"), int(^uint(0) >> 1)},
-	}
-	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
-			defer cancel()
-			err := backOff(ctx, tc.err, tc.attempt)
-			assert.ErrorIs(t, err, context.DeadlineExceeded, "backOff must wait, not return at once")
-		})
-	}
 }
 
 // TestGetBlobCloseStopsTheBody: Close ends a GetBlob body for good. A

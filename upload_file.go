@@ -28,7 +28,7 @@ func (u *blobUpload) runFile(ctx context.Context, file *os.File, off int64, hash
 	}
 	for u.sent < u.total {
 		start, size := off+u.sent, min(u.chunkSize, u.total-u.sent)
-		err := u.chunk(ctx, size, func(skip int64) *chunkBody { return fileChunk(file, start+skip, size-skip) })
+		err := u.chunk(ctx, size, func(skip, n int64) *chunkBody { return fileChunk(file, start+skip, n) })
 		if err != nil {
 			return false, err
 		}

@@ -18,41 +18,20 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 )
 
-// chunkAttempts bounds how often one chunk is sent, resynchronising with
-// the session between attempts.
-const chunkAttempts = 6
-
-// noRetry turns azcore's retry policy off for requests that carry part of
-// a blob. After a failed attempt the session may hold part of the chunk
-// and have moved to a new URL; resending the same request would be refused
-// as stale. The upload loop retries instead, after asking the session what
-// it holds, and sends the rest.
+// noRetry turns azcore's retry policy off for a request the library
+// retries itself: requests that carry blob bytes (after a failed attempt
+// the session may hold part of the chunk and have moved to a new URL;
+// resending the same request would be refused as stale, so the upload asks
+// the session what it holds and sends the rest), and blob reads, which
+// have one retry budget per range (see retryBudget). The caller's
+// ClientOptions.Retry still decides what is retried and how long to wait
+// (see retryRules).
 func noRetry(ctx context.Context) context.Context {
 	return runtime.WithRetryOptions(ctx, policy.RetryOptions{MaxRetries: -1})
 }
 
-// backOff waits before another attempt: the Retry-After of a throttled
-// answer (at most a minute), else a short pause that grows with attempt
-// (at most 5 s). Both numbers are capped before they are multiplied into
-// a Duration, which a huge Retry-After or attempt would overflow into a
-// negative wait, that is, none.
-func backOff(ctx context.Context, err error, attempt int) error {
-	d := time.Duration(min(max(attempt, 1), 50)) * 100 * time.Millisecond
-	var re *azcore.ResponseError
-	if errors.As(err, &re) && re.RawResponse != nil {
-		if secs, perr := strconv.Atoi(re.RawResponse.Header.Get("Retry-After")); perr == nil && secs >= 0 {
-			d = time.Duration(min(secs, 60)) * time.Second
-		}
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+// minChunkSize is the smallest chunk a 413 halves ChunkSize to.
+const minChunkSize = 64 << 10
 
 // blobUpload is one UploadBlob in progress.
 type blobUpload struct {
@@ -87,52 +66,95 @@ func (u *blobUpload) open(ctx context.Context) error {
 	return nil
 }
 
-// chunk sends the size bytes that start at u.sent, resuming after failures
-// from what the session reports it holds. bodyAt gives each attempt its
-// body: the chunk without the skip bytes the session already has.
-func (u *blobUpload) chunk(ctx context.Context, size int64, bodyAt func(skip int64) *chunkBody) error {
+// chunk sends the size bytes that start at u.sent, in pieces of at most
+// u.chunkSize, resuming after failures from what the session reports it
+// holds. bodyAt gives each piece its body: n bytes from skip.
+//
+// A failed piece is retried as the caller's ClientOptions.Retry allows
+// (see retryRules); a registry whose session moved on without us (a
+// partial write) is resynchronised at once, within the same number of
+// tries. A 413 (the registry's body limit is below the chunk size) halves
+// the chunk size, down to minChunkSize, and resumes from the session's
+// offset: it costs no try.
+func (u *blobUpload) chunk(ctx context.Context, size int64, bodyAt func(skip, n int64) *chunkBody) error {
 	base := u.sent
 	var done int64
-	for attempt := 1; ; attempt++ {
-		start, end := base+done, base+size-1
-		body := bodyAt(done)
-		resp, err := u.client.UploadChunk(noRetry(ctx), u.location, body, &BlobClientUploadChunkOptions{
-			RangeStart: &start, RangeEnd: &end,
-		})
-		body.end()
+	failures := 0
+	oneByte := false // "0-0" from the session means one byte, not none (see status)
+	for done < size {
+		n := min(size-done, u.chunkSize)
+		err := u.sendPiece(ctx, base+done, bodyAt(done, n))
 		if err == nil {
-			if resp.Location == nil {
-				return fmt.Errorf("%w: the registry accepted a chunk without a Location", ErrInvalidLocation)
+			done += n
+			failures, oneByte = 0, false
+			u.progress(base+done, u.total)
+			continue
+		}
+		if !isTooLarge(err) || u.chunkSize <= minChunkSize {
+			failures++
+			if werr := u.waitToRetry(ctx, failures, err); werr != nil {
+				return werr
 			}
-			u.location = *resp.Location
-			break
+		} else {
+			u.chunkSize = max(u.chunkSize/2, minChunkSize)
 		}
-		if ctx.Err() != nil || attempt >= chunkAttempts || !resumable(err) {
-			return err
-		}
-		if berr := backOff(ctx, err, attempt); berr != nil {
-			return berr
-		}
-		held, serr := u.status(ctx, base+done)
+		// A resend from byte 0 refused as out of place means the session
+		// holds the one byte its "0-0" could not tell from none.
+		oneByte = oneByte || base+done == 0 && sessionMoved(err)
+		held, serr := u.status(ctx, base+done, oneByte)
 		if serr != nil {
 			return fmt.Errorf("%w (and the upload status could not be read: %w)", err, serr)
 		}
 		if held < base || held > base+size {
 			return fmt.Errorf("azacr: cannot resume upload: the registry holds %d bytes, expected between %d and %d: %w", held, base, base+size, err)
 		}
-		if done = held - base; done == size {
-			break // the failed request had in fact delivered everything
-		}
+		done = held - base // the failed request may have delivered some or all
 	}
 	u.sent = base + size
-	u.progress(u.sent, u.total)
 	return nil
 }
 
+// sendPiece sends one PATCH, bounded by the caller's TryTimeout.
+func (u *blobUpload) sendPiece(ctx context.Context, start int64, body *chunkBody) error {
+	defer body.end()
+	end := start + body.size - 1
+	tctx, cancel := u.client.retry.tryContext(noRetry(ctx))
+	defer cancel()
+	resp, err := u.client.UploadChunk(tctx, u.location, body, &BlobClientUploadChunkOptions{RangeStart: &start, RangeEnd: &end})
+	if err != nil {
+		return err
+	}
+	if resp.Location == nil {
+		return nonRetriable(fmt.Errorf("%w: the registry accepted a chunk without a Location", ErrInvalidLocation))
+	}
+	u.location = *resp.Location
+	return nil
+}
+
+// waitToRetry decides whether a step that failed for the failures-th time
+// is tried again: nil after the wait, else the error to return. A session
+// that moved on is resynchronised without waiting; anything else follows
+// the caller's retry rules.
+func (u *blobUpload) waitToRetry(ctx context.Context, failures int, err error) error {
+	rules := u.client.retry
+	if sessionMoved(err) && ctx.Err() == nil {
+		if failures >= rules.tries() {
+			return err
+		}
+		return nil
+	}
+	wait, ok := rules.next(ctx, failures, nil, err)
+	if !ok {
+		return err
+	}
+	return sleepCtx(ctx, wait)
+}
+
 // status asks the session how many bytes it holds. ACR says "0-0" for an
-// empty session and for a one-byte one (PROTOCOL.md §6.3), so "0-0" is read as
-// empty unless we know a byte was sent.
-func (u *blobUpload) status(ctx context.Context, tried int64) (int64, error) {
+// empty session and for a one-byte one (PROTOCOL.md §6.3): "0-0" is read as
+// empty unless bytes were known to be sent (from is past 0) or oneByte says
+// the session refused a resend from byte 0.
+func (u *blobUpload) status(ctx context.Context, from int64, oneByte bool) (int64, error) {
 	st, err := u.client.GetUploadStatus(ctx, u.location, nil)
 	if err != nil {
 		return 0, err
@@ -147,7 +169,7 @@ func (u *blobUpload) status(ctx context.Context, tried int64) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if last == 0 && u.sent == 0 && tried == 0 {
+	if last == 0 && from == 0 && !oneByte {
 		return 0, nil
 	}
 	return last + 1, nil
@@ -169,38 +191,58 @@ func parseUploadRange(s string) (int64, error) {
 }
 
 // whole uploads a blob that fits one chunk: start a session and complete it
-// with the bytes. The bytes are in memory, so a failure restarts it once.
+// with the bytes. The bytes are in memory, so a failure restarts it in a
+// fresh session, as the caller's retry rules allow. A registry that refuses
+// a body this large (413) gets the bytes as chunks of half the size.
 func (u *blobUpload) whole(ctx context.Context, data []byte) error {
 	u.sent = int64(len(data))
 	if err := u.finish(); err != nil {
 		return err
 	}
-	var err error
-	for attempt := 1; attempt <= chunkAttempts; attempt++ {
-		if err = u.open(ctx); err != nil {
+	for failures := 1; ; failures++ {
+		if err := u.open(ctx); err != nil {
 			return err
 		}
-		body := memoryChunk(data)
-		_, err = u.client.CompleteUpload(noRetry(ctx), u.location, u.digest, &BlobClientCompleteUploadOptions{Value: body})
-		body.end()
+		err := u.sendWhole(ctx, data)
 		if err == nil {
 			u.location = ""
 			u.progress(u.sent, u.sent)
 			return nil
 		}
-		if ctx.Err() != nil || !resumable(err) {
-			return err
+		if isTooLarge(err) && int64(len(data)) > minChunkSize {
+			return u.wholeInChunks(ctx, data)
 		}
 		if u.committed(ctx) {
 			u.location = ""
 			return nil
 		}
-		if berr := backOff(ctx, err, attempt); berr != nil {
-			return berr
+		if werr := u.waitToRetry(ctx, failures, err); werr != nil {
+			return werr
 		}
 		u.abandon(ctx) // a fresh session for the next attempt
 	}
+}
+
+// sendWhole sends the completing PUT with the blob's bytes, bounded by the
+// caller's TryTimeout.
+func (u *blobUpload) sendWhole(ctx context.Context, data []byte) error {
+	body := memoryChunk(data)
+	defer body.end()
+	tctx, cancel := u.client.retry.tryContext(noRetry(ctx))
+	defer cancel()
+	_, err := u.client.CompleteUpload(tctx, u.location, u.digest, &BlobClientCompleteUploadOptions{Value: body})
 	return err
+}
+
+// wholeInChunks sends a small blob as PATCHes of half its size into the
+// open session, then completes it without a body.
+func (u *blobUpload) wholeInChunks(ctx context.Context, data []byte) error {
+	u.chunkSize = max(min(u.chunkSize, int64(len(data)))/2, minChunkSize)
+	u.sent = 0
+	if err := u.chunk(ctx, int64(len(data)), func(skip, n int64) *chunkBody { return memoryChunk(data[skip : skip+n]) }); err != nil {
+		return err
+	}
+	return u.complete(ctx)
 }
 
 // complete checks what was sent and commits the blob.
@@ -273,17 +315,22 @@ func (u *blobUpload) abandon(ctx context.Context) {
 	u.location = ""
 }
 
-// resumable reports whether an upload step failed in a way a resync can
-// mend: a transient failure, or the session moved on without us (a partial
-// write made our offset or session URL stale).
-func resumable(err error) bool {
-	if transient(err) {
-		return true
-	}
+// sessionMoved reports whether a step was refused because the session
+// moved on without us: a partial write made our offset or session URL
+// stale. Asking the session what it holds mends that.
+func sessionMoved(err error) bool {
 	var re *azcore.ResponseError
 	if !errors.As(err, &re) {
 		return false
 	}
 	return re.StatusCode == http.StatusRequestedRangeNotSatisfiable ||
 		re.StatusCode == http.StatusBadRequest && (re.ErrorCode == "BLOB_UPLOAD_INVALID" || re.ErrorCode == "SIZE_INVALID")
+}
+
+// isTooLarge reports a 413: the registry refuses request bodies this
+// large. Users report ACR refusing single bodies above about 20 MB
+// (PROTOCOL.md §6.6).
+func isTooLarge(err error) bool {
+	var re *azcore.ResponseError
+	return errors.As(err, &re) && re.StatusCode == http.StatusRequestEntityTooLarge
 }

@@ -41,7 +41,7 @@ func (u *blobUpload) run(ctx context.Context, body io.Reader) (err error) {
 		if !last {
 			ahead = u.readAhead(body)
 		}
-		err := u.chunk(ctx, int64(len(data)), func(skip int64) *chunkBody { return memoryChunk(data[skip:]) })
+		err := u.chunk(ctx, int64(len(data)), func(skip, n int64) *chunkBody { return memoryChunk(data[skip : skip+n]) })
 		var next chunkRead
 		if ahead != nil {
 			// Even when the chunk failed: body is not read after the call
