@@ -73,7 +73,7 @@ func callerChunk(rs io.ReadSeeker) (*chunkBody, error) {
 		if _, err := rs.Seek(start, io.SeekStart); err != nil {
 			return nil, err
 		}
-		return io.LimitReader(rs, size), nil
+		return io.LimitReader(checkedReader{rs}, size), nil
 	}}, nil
 }
 

@@ -154,7 +154,13 @@ func (c *BlobClient) StartUpload(ctx context.Context, name string, options *Blob
 // newest is valid). Set options.RangeStart and RangeEnd (inclusive) to send
 // ACR's Content-Range; the registry then refuses a chunk that does not
 // start where the session stands. chunkData is sent with an explicit
-// Content-Length, as ACR requires.
+// Content-Length, as ACR requires: from its current offset to its end.
+//
+// chunkData is read only while the call runs: UploadChunk returns once no
+// Read of it is under way, so the caller may reuse it at once. The other
+// side of that promise: a chunkData whose Read blocks holds the call past
+// ctx until the Read returns. (UploadBlob, which owns its buffers, returns
+// when ctx ends whatever its body does.)
 func (c *BlobClient) UploadChunk(ctx context.Context, location string, chunkData io.ReadSeekCloser, options *BlobClientUploadChunkOptions) (resp BlobClientUploadChunkResponse, err error) {
 	ctx, endSpan := runtime.StartSpan(ctx, "BlobClient.UploadChunk", c.internal.Tracer(), nil)
 	defer func() { endSpan(err) }()

@@ -192,8 +192,7 @@ func (c *BlobClient) uploadShortcut(ctx context.Context, p *uploadPlan, u *blobU
 	}
 	// ACR often declines (202) and opens an ordinary session: use it
 	// (PROTOCOL.md §6.5).
-	u.location = *m.Location
-	return resp, false, nil
+	return resp, false, u.follow(*m.Location)
 }
 
 // transfer sends the body: a file by sections, anything else as a stream.

@@ -100,21 +100,31 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 
 func (b *limitedBody) Close() error { return b.rc.Close() }
 
-// maxJSONContainers bounds the objects and arrays of one registry document
-// (a page, a metadata answer, a manifest). The byte cap alone does not
-// bound memory: a body of "{},{},..." decodes into a struct per three
-// bytes, each far larger than three bytes. The largest real documents (a
-// whole repository's tags in one page) hold about two objects per entry,
-// so 200,000 is room for 100,000 entries.
-const maxJSONContainers = 200_000
+// maxJSONContainers and maxJSONValues bound one registry document (a page,
+// a metadata answer, a manifest) beyond its byte size, which alone does
+// not bound memory: a body of "{},{},..." decodes into a struct per three
+// bytes, and one of "","",... into a string header per three bytes, each
+// many times larger than its text. The largest real documents (a whole
+// repository's tags in one page: about two objects and a dozen values per
+// tag) stay far below both: 200,000 objects and arrays and 2,000,000
+// values are room for about 100,000 tags, and bound what a hostile
+// document can cost to a few hundred megabytes.
+const (
+	maxJSONContainers = 200_000
+	maxJSONValues     = 2_000_000
+)
 
-// decodeJSON decodes a registry document into v after checking that it
-// holds no more objects and arrays than maxJSONContainers. Counting the
-// brackets over-counts those inside strings, which only errs on the safe
-// side.
+// decodeJSON decodes a registry document into v after checking it against
+// maxJSONContainers (counting '{' and '[') and maxJSONValues (counting
+// ',' and ':' as well). Brackets, commas and colons inside strings are
+// counted too, which only errs on the safe side.
 func decodeJSON(data []byte, v any) error {
-	if n := bytes.Count(data, []byte("{")) + bytes.Count(data, []byte("[")); n > maxJSONContainers {
+	containers := bytes.Count(data, []byte("{")) + bytes.Count(data, []byte("["))
+	if containers > maxJSONContainers {
 		return fmt.Errorf("%w: a JSON document of %d bytes with more than %d objects and arrays", ErrResponseTooLarge, len(data), maxJSONContainers)
+	}
+	if values := containers + bytes.Count(data, []byte(",")) + bytes.Count(data, []byte(":")); values > maxJSONValues {
+		return fmt.Errorf("%w: a JSON document of %d bytes with more than %d values", ErrResponseTooLarge, len(data), maxJSONValues)
 	}
 	return json.Unmarshal(data, v)
 }

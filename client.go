@@ -412,7 +412,7 @@ func (c *ContainerRegistryClient) UploadManifest(ctx context.Context, name strin
 	if manifestData == nil {
 		return resp, errors.New("azacr: UploadManifest needs manifestData")
 	}
-	data, err := io.ReadAll(io.LimitReader(manifestData, MaxManifestSize+1))
+	data, err := io.ReadAll(io.LimitReader(checkedReader{manifestData}, MaxManifestSize+1))
 	if err != nil {
 		return resp, err
 	}

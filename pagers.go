@@ -2,6 +2,7 @@ package azacr
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
@@ -80,8 +81,8 @@ func validatePageSize(n *int64) error {
 type linkPager[T any] struct {
 	client *ContainerRegistryClient
 	scope  authScope
-	next   string // absolute URL of the page to fetch
-	seen   map[string]bool
+	next   string                     // absolute URL of the page to fetch
+	seen   map[[sha256.Size]byte]bool // pages read, by the hash of their URL
 	link   func(*T) **string
 	decode func(*http.Response, *T) error
 }
@@ -92,7 +93,7 @@ func newLinkPager[T any](c *ContainerRegistryClient, first string, scope authSco
 
 func newDecodingPager[T any](c *ContainerRegistryClient, first string, scope authScope, invalid error, link func(*T) **string, decode func(*http.Response, *T) error) *runtime.Pager[T] {
 	lp := &linkPager[T]{
-		client: c, scope: scope, next: c.endpoint.String() + first, seen: map[string]bool{}, link: link, decode: decode,
+		client: c, scope: scope, next: c.endpoint.String() + first, seen: map[[sha256.Size]byte]bool{}, link: link, decode: decode,
 	}
 	return runtime.NewPager(runtime.PagingHandler[T]{
 		More: func(page T) bool { return *link(&page) != nil },
@@ -109,10 +110,11 @@ func newDecodingPager[T any](c *ContainerRegistryClient, first string, scope aut
 
 func (lp *linkPager[T]) fetch(ctx context.Context) (T, error) {
 	var page T
-	if lp.seen[lp.next] {
+	key := sha256.Sum256([]byte(lp.next))
+	if lp.seen[key] {
 		return page, fmt.Errorf("%w: the registry linked back to %s, a page already read", ErrInvalidLink, lp.next)
 	}
-	lp.seen[lp.next] = true
+	lp.seen[key] = true
 	req, err := runtime.NewRequest(ctx, http.MethodGet, lp.next)
 	if err != nil {
 		return page, err
@@ -138,6 +140,11 @@ func (lp *linkPager[T]) fetch(ctx context.Context) (T, error) {
 	return page, nil
 }
 
+// maxLinkLen bounds a Link target. ACR's are about 150 bytes (a path, a
+// page size and the last item: a name, tag or digest); a longer one is a
+// broken or hostile registry making each page's URL cost memory.
+const maxLinkLen = 4 << 10
+
 // nextLink finds the rel="next" target among Link header values and
 // resolves it against the registry endpoint. ACR sends it relative, with
 // an empty orderby= and no api-version (PROTOCOL.md §3.1); the target is
@@ -151,6 +158,9 @@ func nextLink(endpoint *url.URL, values []string) (string, error) {
 		for _, l := range links {
 			if !l.next {
 				continue
+			}
+			if len(l.target) > maxLinkLen {
+				return "", fmt.Errorf("%w: a target of %d bytes", ErrInvalidLink, len(l.target))
 			}
 			u, err := endpoint.Parse(l.target)
 			if err != nil {

@@ -268,3 +268,100 @@ func TestShortBodiesWrapErrSizeMismatch(t *testing.T) {
 	_, err = c.UploadBlob(t.Context(), "r", f, &BlobClientUploadBlobOptions{ChunkSize: 1 << 20, SkipExistenceCheck: true})
 	require.ErrorIs(t, err, ErrSizeMismatch)
 }
+
+// Round two.
+
+// lyingSeeker is an io.ReadSeekCloser whose first Read lies about its count.
+type lyingSeeker struct {
+	*bytes.Reader
+	lie   func(n int) int
+	reads int
+}
+
+func (l *lyingSeeker) Read(p []byte) (int, error) {
+	n, err := l.Reader.Read(p)
+	if l.reads++; l.reads == 1 {
+		n = l.lie(n)
+	}
+	return n, err
+}
+
+func (*lyingSeeker) Close() error { return nil }
+
+// TestLyingCountsInTheLowLevelCallsAreRefused: the check on Read counts
+// covers every caller body, not only UploadBlob's: UploadChunk's and
+// CompleteUpload's (read inside net/http's writer, where a panic would kill
+// the process) and UploadManifest's.
+func TestLyingCountsInTheLowLevelCallsAreRefused(t *testing.T) {
+	srv := acrtest.NewServer(t, nil)
+	seedImage(t, srv, "r", "v1")
+	b := newTestBlobClient(t, srv, srv.Credential())
+	c := newTestClient(t, srv, srv.Credential())
+	for name, lie := range map[string]func(int) int{
+		"over":     func(n int) int { return n + 1<<20 },
+		"negative": func(int) int { return -50 },
+	} {
+		t.Run(name, func(t *testing.T) {
+			body := func() *lyingSeeker { return &lyingSeeker{Reader: bytes.NewReader(make([]byte, 3000)), lie: lie} }
+			st, err := b.StartUpload(t.Context(), "r", nil)
+			require.NoError(t, err)
+			_, err = b.UploadChunk(t.Context(), *st.Location, body(), nil)
+			require.Error(t, err)
+			st, err = b.StartUpload(t.Context(), "r", nil)
+			require.NoError(t, err)
+			_, err = b.CompleteUpload(t.Context(), *st.Location, ComputeDigest(make([]byte, 3000)), &BlobClientCompleteUploadOptions{Value: body()})
+			require.Error(t, err)
+			_, err = c.UploadManifest(t.Context(), "r", "v2", ContentTypeApplicationVndOCIImageManifestV1JSON, body(), nil)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "Read returned")
+		})
+	}
+}
+
+// TestScalarArraysCannotExplodeInMemory: a document of millions of tiny
+// strings counts against the value cap, not only the object cap.
+func TestScalarArraysCannotExplodeInMemory(t *testing.T) {
+	body := `{"repositories":[` + strings.Repeat(`"",`, maxJSONValues) + `""]}`
+	c := fakeRegistry(t, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, body)
+	})
+	_, err := c.NewListRepositoriesPager(nil).NextPage(t.Context())
+	require.ErrorIs(t, err, ErrResponseTooLarge)
+}
+
+// TestOverlongLinkIsRefused: a Link target far longer than any ACR sends
+// ends paging instead of making every page cost its length in memory.
+func TestOverlongLinkIsRefused(t *testing.T) {
+	c := fakeRegistry(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", `</acr/v1/_catalog?last=`+strings.Repeat("a", maxLinkLen)+`>; rel="next"`)
+		io.WriteString(w, `{"repositories":[]}`)
+	})
+	_, err := c.NewListRepositoriesPager(nil).NextPage(t.Context())
+	require.ErrorIs(t, err, ErrInvalidLink)
+}
+
+// TestUploadSessionCannotMoveToAnotherRepository: a registry answering an
+// upload with a session of another repository is refused before a byte
+// (or a token request for that repository) goes there.
+func TestUploadSessionCannotMoveToAnotherRepository(t *testing.T) {
+	srv := acrtest.NewServer(t, nil)
+	f := newHostileFront(t, srv)
+	f.intercept = func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodPost && r.URL.Path == "/v2/mine/blobs/uploads/" && r.Header.Get("Authorization") != "" {
+			w.Header().Set("Location", "/v2/victim/blobs/uploads/abc")
+			w.WriteHeader(http.StatusAccepted)
+			return true
+		}
+		return false
+	}
+	c, err := NewBlobClient(f.URL, srv.Credential(), &BlobClientOptions{ClientOptions: frontOptions(f)})
+	require.NoError(t, err)
+	for _, size := range []int{10, 3 << 10} {
+		_, err = c.UploadBlob(t.Context(), "mine", plainReader{bytes.NewReader(make([]byte, size))}, &BlobClientUploadBlobOptions{ChunkSize: 1 << 10})
+		require.ErrorIs(t, err, ErrInvalidLocation)
+	}
+	for _, r := range srv.Requests() {
+		assert.NotContains(t, r.Path, "victim")
+		assert.NotContains(t, r.RawQuery, "victim")
+	}
+}

@@ -62,7 +62,22 @@ func (u *blobUpload) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	u.location = *st.Location
+	return u.follow(*st.Location)
+}
+
+// follow takes the session URL the registry answered with, once it is
+// known to belong to the repository being uploaded to: a registry must not
+// move the upload into another repository (for which the client would
+// then ask a token) behind the caller's back.
+func (u *blobUpload) follow(location string) error {
+	_, name, err := u.client.uploadLocation(location)
+	if err == nil && name != u.name {
+		err = fmt.Errorf("%w: %q is a session of repository %q, not %q", ErrInvalidLocation, location, name, u.name)
+	}
+	if err != nil {
+		return nonRetriable(err)
+	}
+	u.location = location
 	return nil
 }
 
@@ -127,8 +142,7 @@ func (u *blobUpload) sendPiece(ctx context.Context, start int64, body *chunkBody
 	if resp.Location == nil {
 		return nonRetriable(fmt.Errorf("%w: the registry accepted a chunk without a Location", ErrInvalidLocation))
 	}
-	u.location = *resp.Location
-	return nil
+	return u.follow(*resp.Location)
 }
 
 // waitToRetry decides whether a step that failed for the failures-th time
@@ -160,7 +174,9 @@ func (u *blobUpload) status(ctx context.Context, from int64, oneByte bool) (int6
 		return 0, err
 	}
 	if st.Location != nil {
-		u.location = *st.Location
+		if err := u.follow(*st.Location); err != nil {
+			return 0, err
+		}
 	}
 	if st.Range == nil {
 		return 0, errors.New("azacr: upload status without a Range")

@@ -140,10 +140,7 @@ func (u *blobUpload) next(body io.Reader) (data []byte, last bool, err error) {
 }
 
 // contextReader reads the caller's body: it stops once ctx ends, and
-// refuses a count its Read could not have read. A broken reader claiming
-// more bytes than the buffer holds (or fewer than none) would otherwise
-// make the upload slice past its buffer and crash, or send bytes the
-// reader never produced.
+// refuses impossible Read counts (see checkedRead).
 type contextReader struct {
 	ctx context.Context
 	r   io.Reader
@@ -153,9 +150,23 @@ func (c contextReader) Read(p []byte) (int, error) {
 	if err := c.ctx.Err(); err != nil {
 		return 0, err
 	}
-	n, err := c.r.Read(p)
+	return checkedRead(c.r, p)
+}
+
+// checkedRead reads a caller's reader into p, refusing a count its Read
+// could not have read. A broken reader claiming more bytes than p holds
+// (or fewer than none) would otherwise make whoever slices with the count
+// crash, io.Copy inside net/http's writer included, where no caller could
+// recover from the panic.
+func checkedRead(r io.Reader, p []byte) (int, error) {
+	n, err := r.Read(p)
 	if n < 0 || n > len(p) {
 		return 0, fmt.Errorf("azacr: the body's Read returned %d for a %d-byte buffer", n, len(p))
 	}
 	return n, err
 }
+
+// checkedReader is a caller's reader read through checkedRead.
+type checkedReader struct{ r io.Reader }
+
+func (c checkedReader) Read(p []byte) (int, error) { return checkedRead(c.r, p) }
