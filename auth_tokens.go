@@ -56,17 +56,12 @@ type tokenClient struct {
 // (an http.Client is what follows redirects), so the token request cannot
 // leave for another origin through it unless it was built to.
 func withoutRedirects(t policy.Transporter) policy.Transporter {
-	var c http.Client
-	switch tt := t.(type) {
-	case nil:
-		c = http.Client{Transport: defaultTransport()}
-	case *http.Client:
-		c = *tt
-	default:
+	c, ok := copyHTTPClient(t)
+	if !ok {
 		return t
 	}
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &c
+	return c
 }
 
 // accessToken asks /oauth2/token for a token for scope, with the grant that

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -102,13 +103,8 @@ func newPipelineClient(endpoint string, cred azcore.TokenCredential, clientOptio
 // A custom Transporter that is not an *http.Client is used as given: it
 // decides about redirects itself.
 func withSafeRedirects(t policy.Transporter) policy.Transporter {
-	var c http.Client
-	switch tt := t.(type) {
-	case nil:
-		c = http.Client{Transport: defaultTransport()}
-	case *http.Client:
-		c = *tt
-	default:
+	c, ok := copyHTTPClient(t)
+	if !ok {
 		return t
 	}
 	next := c.CheckRedirect
@@ -124,12 +120,32 @@ func withSafeRedirects(t policy.Transporter) policy.Transporter {
 		}
 		return nil
 	}
-	return &c
+	return c
 }
 
 func sameOrigin(a, b *url.URL) bool {
 	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Host, b.Host)
 }
+
+// copyHTTPClient returns a copy of t when it is an *http.Client (a client on
+// the process's shared transport when t is nil), whose redirect handling
+// may then be changed without touching the caller's; false for any other
+// Transporter.
+func copyHTTPClient(t policy.Transporter) (*http.Client, bool) {
+	switch tt := t.(type) {
+	case nil:
+		return &http.Client{Transport: sharedTransport()}, true
+	case *http.Client:
+		c := *tt
+		return &c, true
+	}
+	return nil, false
+}
+
+// sharedTransport is the transport of every client given no Transporter,
+// so that two clients of one registry (a ContainerRegistryClient and a
+// BlobClient, say) share its connections and TLS sessions.
+var sharedTransport = sync.OnceValue(defaultTransport)
 
 // defaultTransport mirrors azcore's default: TLS 1.2 or later, HTTP/2,
 // proxy from the environment, and enough idle connections per host for
