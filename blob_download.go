@@ -506,10 +506,12 @@ func incompleteError(what string, got, want int64, attempts int, cause, resumeEr
 // distinct offsets (an *os.File does). Dropped connections are resumed
 // from the last byte received; a range still short when options.MaxRetries
 // resumptions are spent is an error wrapping ErrSizeMismatch and
-// io.ErrUnexpectedEOF. DownloadBlob writes bytes 0 to size-1 and nothing
-// else: it does not truncate a longer file. When the content does not
-// match digest the error wraps ErrDigestMismatch and what w holds must not
-// be used. A blob the registry announces larger than 1 PiB is refused as
+// io.ErrUnexpectedEOF. DownloadBlob writes bytes 0 to size-1; when w has a
+// Truncate(int64) error method (an *os.File does), it then cuts w to the
+// blob's size, so a file that held something longer holds exactly the
+// blob. Any other w keeps whatever it held past the blob's end. When the
+// content does not match digest the error wraps ErrDigestMismatch and what
+// w holds must not be used. A blob the registry announces larger than 1 PiB is refused as
 // a lying answer (ErrSizeMismatch).
 //
 // Options out of range (see MaxBlockSize, MaxConcurrency and
@@ -550,7 +552,17 @@ func (c *BlobClient) DownloadBlob(ctx context.Context, name string, digest strin
 	} else {
 		n, err = c.downloadParallel(ctx, name, digest, w, opts)
 	}
+	if t, ok := w.(truncater); ok && err == nil {
+		// A file that held something longer must not keep its tail after
+		// the blob: it would read as a different blob.
+		err = t.Truncate(n)
+	}
 	return BlobClientDownloadBlobResponse{Size: n}, ctxError(ctx, err)
+}
+
+// truncater is a writer that can be cut to a length, as *os.File can.
+type truncater interface {
+	Truncate(size int64) error
 }
 
 func checkBlockSize(n int64) error {

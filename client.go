@@ -391,13 +391,13 @@ func verifyManifest(data []byte, want string) (string, error) {
 }
 
 // UploadManifest uploads a manifest and tags it with reference (a tag), or
-// stores it under reference when that is its digest. manifestData is read
-// whole (at most 4 MiB) and sent with contentType, which must be the
+// stores it under reference when that is its digest. manifestData, any
+// reader, is read whole (at most 4 MiB) and sent with contentType, which must be the
 // manifest's media type. The registry's digest is checked against the
 // digest of the bytes sent, and a digest reference against both.
 // Upload the blobs a manifest names first: ACR refuses a manifest whose
 // blobs it lacks (MANIFEST_BLOB_UNKNOWN).
-func (c *ContainerRegistryClient) UploadManifest(ctx context.Context, name string, reference string, contentType ContentType, manifestData io.ReadSeekCloser, options *ContainerRegistryClientUploadManifestOptions) (resp ContainerRegistryClientUploadManifestResponse, err error) {
+func (c *ContainerRegistryClient) UploadManifest(ctx context.Context, name string, reference string, contentType ContentType, manifestData io.Reader, options *ContainerRegistryClientUploadManifestOptions) (resp ContainerRegistryClientUploadManifestResponse, err error) {
 	ctx, endSpan := runtime.StartSpan(ctx, "ContainerRegistryClient.UploadManifest", c.internal.Tracer(), nil)
 	defer func() { endSpan(err) }()
 	if err = ValidateRepository(name); err != nil {
