@@ -148,16 +148,17 @@ func (c *BlobClient) getRange(ctx context.Context, name, digest string, start, e
 }
 
 // getRangeRetrying is getRange, retrying a failed request as the caller's
-// ClientOptions.Retry allows (which failures, how long to wait) while
-// *retries, the budget the range shares with resuming its body, lasts.
-// Reads therefore never multiply azcore's retries by their own.
+// ClientOptions.Retry allows (which failures, how many tries of one
+// request, how long to wait) while *retries, the budget the range shares
+// with resuming its body, lasts. Reads therefore never multiply azcore's
+// retries by their own.
 func (c *BlobClient) getRangeRetrying(ctx context.Context, name, digest string, start, end int64, retries *int) (*http.Response, error) {
 	for failures := 1; ; failures++ {
 		resp, err := c.getRange(ctx, name, digest, start, end)
 		if err == nil {
 			return resp, nil
 		}
-		if *retries <= 0 || !c.retry.retriable(ctx, nil, err) {
+		if *retries <= 0 || failures >= c.retry.tries() || !c.retry.retriable(ctx, nil, err) {
 			return nil, err
 		}
 		r, _ := asResponse(nil, err)

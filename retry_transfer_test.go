@@ -81,6 +81,7 @@ func TestTransfersFollowTheCallersRetryOptions(t *testing.T) {
 		{"range: budget 1, 503 twice", with(func(o *policy.RetryOptions) { o.MaxRetries = 10 }), secondBlock(acrtest.Fault{Status: 503, Times: 2}), download(1), true, 2},
 		{"range: budget 2, 503 twice", fast, secondBlock(acrtest.Fault{Status: 503, Times: 2}), download(2), false, 3},
 		{"range: a status not in StatusCodes", with(func(o *policy.RetryOptions) { o.StatusCodes = []int{502} }), secondBlock(acrtest.Fault{Status: 503, Times: 1}), download(3), true, 1},
+		{"range: MaxRetries -1 means one try of a request", with(func(o *policy.RetryOptions) { o.MaxRetries = -1 }), secondBlock(acrtest.Fault{Status: 503, Times: 1}), download(3), true, 1},
 		{"range: Retry-After beyond MaxRetryDelay", fast, secondBlock(acrtest.Fault{Status: 429, RetryAfter: time.Second, Times: 1}), download(3), true, 1},
 	}
 	for _, tc := range cases {
