@@ -174,24 +174,7 @@ func (p *authenticationPolicy) answerChallenge(req *policy.Request, resp *http.R
 		}
 		return p.final(resp)
 	}
-	p.challenged.Store(true)
-	service, _ := p.currentService()
-	if ch.service != "" {
-		// The registry's word on its service wins over our guess, now and
-		// for every later request.
-		svc := ch.service
-		p.service.Store(&svc)
-		service = svc
-	}
-	want := normalizeScope(ch.scope)
-	if want == "" {
-		// GET /v2/ challenges without a scope (PROTOCOL.md §2.1); the catalog
-		// scope is what ACR grants for it after authentication.
-		want = scope
-		if want == "" {
-			want = "registry:catalog:*"
-		}
-	}
+	service, want := p.learn(ch, scope)
 	switch {
 	case sent.refused != nil && service == sent.service:
 		// The registry names the very service it refused a token for: the
@@ -228,6 +211,30 @@ func (p *authenticationPolicy) answerChallenge(req *policy.Request, resp *http.R
 	}
 	// One retry only: a second 401 goes back to the caller as an error.
 	return p.final(resp)
+}
+
+// learn takes what a Bearer challenge says: that the registry wants
+// tokens, the service to ask them for (the registry's word wins over our
+// guess, now and for every later request), and the scope to ask, which is
+// the request's own when the challenge names none.
+func (p *authenticationPolicy) learn(ch bearerParams, scope authScope) (string, authScope) {
+	p.challenged.Store(true)
+	service, _ := p.currentService()
+	if ch.service != "" {
+		svc := ch.service
+		p.service.Store(&svc)
+		service = svc
+	}
+	want := normalizeScope(ch.scope)
+	if want == "" {
+		// GET /v2/ challenges without a scope (PROTOCOL.md §2.1); the catalog
+		// scope is what ACR grants for it after authentication.
+		want = scope
+		if want == "" {
+			want = "registry:catalog:*"
+		}
+	}
+	return service, want
 }
 
 // final hands back the answer to a request the policy is done with. An
