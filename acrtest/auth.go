@@ -263,87 +263,113 @@ func (s *Server) handleExchange(w http.ResponseWriter, r *http.Request, entry *R
 // handleToken serves /oauth2/token: POST with grant_type=refresh_token or
 // password (anonymous), and GET with Basic credentials.
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, entry *Request) {
-	var (
-		subject, identity string
-		anonymous         bool
-		scopes            []string
-		lifetime          = s.opts.AccessTokenLifetime
-	)
+	var g tokenGrant
+	var ok bool
 	switch r.Method {
 	case http.MethodGet:
-		user, pass, ok := r.BasicAuth()
-		if !ok {
-			s.challengeBasic(w)
-			return
-		}
-		if user == nullGUID {
-			// docker login with an ACR refresh token as the password.
-			rc, err := s.verifyRefresh(pass)
-			if err != nil {
-				entry.Auth = "invalid"
-				s.challengeBasic(w)
-				return
-			}
-			entry.Auth = "basic"
-			subject, identity = rc.Subject, rc.Identity
-		} else {
-			u := s.user(user, pass)
-			if u == nil {
-				entry.Auth = "invalid"
-				s.challengeBasic(w)
-				return
-			}
-			entry.Auth = "basic"
-			subject, identity = u.Name, u.Name
-		}
-		if !s.checkService(w, r.URL.Query()) {
-			return
-		}
-		scopes = splitScopes(r.URL.Query()["scope"])
+		g, ok = s.basicGrant(w, r, entry)
 	case http.MethodPost:
-		if err := r.ParseForm(); err != nil {
-			writeError(w, http.StatusBadRequest, CodeUnsupported, "malformed form body", NoDetail)
-			return
-		}
-		if !s.checkService(w, r.PostForm) {
-			return
-		}
-		scopes = splitScopes(r.PostForm["scope"])
-		switch grant := r.PostForm.Get("grant_type"); grant {
-		case "refresh_token":
-			rc, err := s.verifyRefresh(r.PostForm.Get("refresh_token"))
-			if err != nil {
-				entry.Auth = "invalid"
-				writeError(w, http.StatusUnauthorized, CodeUnauthorized, "invalid refresh token: "+err.Error(), NoDetail)
-				return
-			}
-			entry.Auth = "refresh"
-			subject, identity = rc.Subject, rc.Identity
-		case "password":
-			if r.PostForm.Get("refresh_token") != "" || !s.opts.AnonymousPull {
-				writeError(w, http.StatusUnauthorized, CodeUnauthorized, "anonymous access is not enabled for this registry", NoDetail)
-				return
-			}
-			anonymous, subject, lifetime = true, anonymousSubject, s.opts.AnonymousTokenLifetime
-		default:
-			writeError(w, http.StatusBadRequest, CodeUnsupported, fmt.Sprintf("unsupported grant_type %q", grant), NoDetail)
-			return
-		}
+		g, ok = s.formGrant(w, r, entry)
 	default:
 		writeError(w, http.StatusMethodNotAllowed, CodeUnsupported, "The requested method is not supported.", NoDetail)
-		return
 	}
+	if ok {
+		writeJSON(w, http.StatusOK, map[string]string{"access_token": s.issueAccessToken(g)})
+	}
+}
 
+// tokenGrant is who asked /oauth2/token for which scopes.
+type tokenGrant struct {
+	subject, identity string
+	anonymous         bool
+	scopes            []string
+	lifetime          time.Duration
+}
+
+// basicGrant reads a GET /oauth2/token with Basic credentials: a user, or
+// the null-GUID user with an ACR refresh token as its password (what
+// docker login does). It answers the request itself when it refuses it.
+func (s *Server) basicGrant(w http.ResponseWriter, r *http.Request, entry *Request) (tokenGrant, bool) {
+	g := tokenGrant{lifetime: s.opts.AccessTokenLifetime}
+	user, pass, ok := r.BasicAuth()
+	if !ok {
+		s.challengeBasic(w)
+		return g, false
+	}
+	if user == nullGUID {
+		rc, err := s.verifyRefresh(pass)
+		if err != nil {
+			entry.Auth = "invalid"
+			s.challengeBasic(w)
+			return g, false
+		}
+		g.subject, g.identity = rc.Subject, rc.Identity
+	} else {
+		u := s.user(user, pass)
+		if u == nil {
+			entry.Auth = "invalid"
+			s.challengeBasic(w)
+			return g, false
+		}
+		g.subject, g.identity = u.Name, u.Name
+	}
+	entry.Auth = "basic"
+	if !s.checkService(w, r.URL.Query()) {
+		return g, false
+	}
+	g.scopes = splitScopes(r.URL.Query()["scope"])
+	return g, true
+}
+
+// formGrant reads a POST /oauth2/token: the refresh_token grant, or the
+// anonymous password grant. It answers the request itself when it refuses
+// it.
+func (s *Server) formGrant(w http.ResponseWriter, r *http.Request, entry *Request) (tokenGrant, bool) {
+	g := tokenGrant{lifetime: s.opts.AccessTokenLifetime}
+	if err := r.ParseForm(); err != nil {
+		writeError(w, http.StatusBadRequest, CodeUnsupported, "malformed form body", NoDetail)
+		return g, false
+	}
+	if !s.checkService(w, r.PostForm) {
+		return g, false
+	}
+	g.scopes = splitScopes(r.PostForm["scope"])
+	switch grant := r.PostForm.Get("grant_type"); grant {
+	case "refresh_token":
+		rc, err := s.verifyRefresh(r.PostForm.Get("refresh_token"))
+		if err != nil {
+			entry.Auth = "invalid"
+			writeError(w, http.StatusUnauthorized, CodeUnauthorized, "invalid refresh token: "+err.Error(), NoDetail)
+			return g, false
+		}
+		entry.Auth = "refresh"
+		g.subject, g.identity = rc.Subject, rc.Identity
+	case "password":
+		if r.PostForm.Get("refresh_token") != "" || !s.opts.AnonymousPull {
+			writeError(w, http.StatusUnauthorized, CodeUnauthorized, "anonymous access is not enabled for this registry", NoDetail)
+			return g, false
+		}
+		g.anonymous, g.subject, g.lifetime = true, anonymousSubject, s.opts.AnonymousTokenLifetime
+	default:
+		writeError(w, http.StatusBadRequest, CodeUnsupported, fmt.Sprintf("unsupported grant_type %q", grant), NoDetail)
+		return g, false
+	}
+	return g, true
+}
+
+// issueAccessToken signs an access token granting what the identity may do
+// of the scopes asked for (anonymous: pull, everywhere).
+func (s *Server) issueAccessToken(g tokenGrant) string {
 	var access []accessEntry
-	if anonymous {
+	if g.anonymous {
 		access = []accessEntry{{Type: "repository", Name: "*", Actions: []string{"pull"}}}
 	} else {
-		for _, sc := range scopes {
+		for _, sc := range g.scopes {
 			e, ok := parseScope(sc)
 			if !ok {
 				continue
 			}
-			e.Actions = s.allowed(identity, e)
+			e.Actions = s.allowed(g.identity, e)
 			if len(e.Actions) > 0 {
 				access = append(access, e)
 			}
@@ -351,15 +377,15 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, entry *Requ
 	}
 	now := s.now()
 	at := s.sign(claims{
-		Kind: "access", Subject: subject, Issuer: "Azure Container Registry", Audience: s.service,
-		IssuedAt: now.Unix(), NotBefore: now.Unix(), Expiry: now.Add(lifetime).Unix(),
-		GrantType: "access_token", Access: access, Identity: identity,
+		Kind: "access", Subject: g.subject, Issuer: "Azure Container Registry", Audience: s.service,
+		IssuedAt: now.Unix(), NotBefore: now.Unix(), Expiry: now.Add(g.lifetime).Unix(),
+		GrantType: "access_token", Access: access, Identity: g.identity,
 	})
-	if anonymous {
+	if g.anonymous {
 		// Recorded anonymous tokens spell the access keys capitalised.
 		at = s.signAnonymous(at)
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"access_token": at})
+	return at
 }
 
 // signAnonymous re-signs an anonymous token with capitalised access keys,
