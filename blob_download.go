@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -55,7 +56,8 @@ func (c *BlobClient) GetBlob(ctx context.Context, name string, digest string, op
 		}
 		retries = retriesOrDefault(options.MaxRetries)
 	}
-	httpResp, err := c.getRangeRetrying(ctx, name, digest, 0, -1, &retries)
+	budget := &rangeBudget{left: retries}
+	httpResp, err := c.getRangeRetrying(ctx, name, digest, 0, -1, budget)
 	if err != nil {
 		return resp, err
 	}
@@ -64,7 +66,7 @@ func (c *BlobClient) GetBlob(ctx context.Context, name string, digest string, op
 		httpResp.Body.Close()
 		return resp, fmt.Errorf("%w: the registry announced a blob of %d bytes, more than the %d this client accepts", ErrSizeMismatch, size, int64(maxBlobSize))
 	}
-	body := &resumingBody{client: c, ctx: ctx, name: name, digest: digest, body: httpResp.Body, size: size, retries: retries, attempts: 1}
+	body := &resumingBody{client: c, ctx: ctx, name: name, digest: digest, body: httpResp.Body, size: size, budget: budget}
 	verified, err := NewVerifyingReader(body, digest, size)
 	if err != nil {
 		httpResp.Body.Close()
@@ -136,15 +138,46 @@ func (c *BlobClient) GetChunk(ctx context.Context, name string, digest string, r
 // (checked by the caller); an unranged one 200.
 func (c *BlobClient) getRange(ctx context.Context, name, digest string, start, end int64) (*http.Response, error) {
 	// Not retried by azcore: a range has one retry budget for its failed
-	// requests and broken bodies alike (getRangeRetrying).
-	req, err := c.rangeRequest(noRetry(ctx), name, digest, start, end)
+	// requests and broken bodies alike (getRangeRetrying). The caller's
+	// TryTimeout bounds the request and its body, as azcore's does for a
+	// streamed body; a body it cuts is resumed within the budget.
+	tctx, cancel := c.retry.tryContext(ctx)
+	req, err := c.rangeRequest(noRetry(tctx), name, digest, start, end)
 	if err != nil {
+		cancel()
 		return nil, err
 	}
+	status := http.StatusOK
 	if start > 0 || end >= 0 {
-		return c.send(req, http.StatusPartialContent)
+		status = http.StatusPartialContent
 	}
-	return c.send(req, http.StatusOK)
+	resp, err := c.send(req, status)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+// cancelOnClose ends a try's context when its body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}
+
+// rangeBudget is what one range (a block, or a whole GetBlob) may still
+// spend on retries, failed requests and broken bodies alike, and how many
+// GETs it has made, for error messages.
+type rangeBudget struct {
+	left int
+	gets int
 }
 
 // getRangeRetrying is getRange, retrying a failed request as the caller's
@@ -152,13 +185,14 @@ func (c *BlobClient) getRange(ctx context.Context, name, digest string, start, e
 // request, how long to wait) while *retries, the budget the range shares
 // with resuming its body, lasts. Reads therefore never multiply azcore's
 // retries by their own.
-func (c *BlobClient) getRangeRetrying(ctx context.Context, name, digest string, start, end int64, retries *int) (*http.Response, error) {
+func (c *BlobClient) getRangeRetrying(ctx context.Context, name, digest string, start, end int64, b *rangeBudget) (*http.Response, error) {
 	for failures := 1; ; failures++ {
+		b.gets++
 		resp, err := c.getRange(ctx, name, digest, start, end)
 		if err == nil {
 			return resp, nil
 		}
-		if *retries <= 0 || failures >= c.retry.tries() || !c.retry.retriable(ctx, nil, err) {
+		if b.left <= 0 || failures >= c.retry.tries() || !c.retry.retriable(ctx, nil, err) {
 			return nil, err
 		}
 		r, _ := asResponse(nil, err)
@@ -166,7 +200,7 @@ func (c *BlobClient) getRangeRetrying(ctx context.Context, name, digest string, 
 		if !ok {
 			return nil, err
 		}
-		*retries--
+		b.left--
 		if werr := sleepCtx(ctx, wait); werr != nil {
 			return nil, werr
 		}
@@ -328,14 +362,13 @@ func (e *exactReader) Read(p []byte) (int, error) {
 // Read is called by one goroutine at a time; Close may come from another,
 // as for any HTTP body, and ends the body for good.
 type resumingBody struct {
-	client   *BlobClient
-	ctx      context.Context
-	name     string
-	digest   string
-	size     int64 // -1 when unknown: resuming is then impossible
-	offset   int64
-	retries  int // resumptions left
-	attempts int // GETs made so far
+	client *BlobClient
+	ctx    context.Context
+	name   string
+	digest string
+	size   int64 // -1 when unknown: resuming is then impossible
+	offset int64
+	budget *rangeBudget
 
 	mu     sync.Mutex
 	body   io.ReadCloser
@@ -362,15 +395,15 @@ func (r *resumingBody) Read(p []byte) (int, error) {
 		if serr := r.stopped(); serr != nil {
 			return n, serr
 		}
-		if r.retries <= 0 || r.size < 0 {
-			return n, incompleteError("blob "+r.digest, r.offset, r.size, r.attempts, err, nil)
+		if r.budget.left <= 0 || r.size < 0 {
+			return n, incompleteError("blob "+r.digest, r.offset, r.size, r.budget.gets, err, nil)
 		}
-		r.retries--
+		r.budget.left--
 		if rerr := r.reopen(); rerr != nil {
 			if serr := r.stopped(); serr != nil {
 				return n, serr
 			}
-			return n, incompleteError("blob "+r.digest, r.offset, r.size, r.attempts, err, rerr)
+			return n, incompleteError("blob "+r.digest, r.offset, r.size, r.budget.gets, err, rerr)
 		}
 		if n > 0 {
 			return n, nil
@@ -421,8 +454,7 @@ func (r *resumingBody) reopen() error {
 	r.body, r.stop = http.NoBody, stop
 	r.mu.Unlock()
 
-	r.attempts++
-	resp, err := r.client.getRangeRetrying(ctx, r.name, r.digest, r.offset, -1, &r.retries)
+	resp, err := r.client.getRangeRetrying(ctx, r.name, r.digest, r.offset, -1, r.budget)
 	if err != nil {
 		return err
 	}
@@ -505,15 +537,20 @@ func incompleteError(what string, got, want int64, attempts int, cause, resumeEr
 // never more than the blob has), so memory stays about
 // (Concurrency+2) x BlockSize. w must then accept concurrent writes at
 // distinct offsets (an *os.File does). Dropped connections are resumed
-// from the last byte received; a range still short when options.MaxRetries
-// resumptions are spent is an error wrapping ErrSizeMismatch and
-// io.ErrUnexpectedEOF. DownloadBlob writes bytes 0 to size-1; when w has a
-// Truncate(int64) error method (an *os.File does), it then cuts w to the
-// blob's size, so a file that held something longer holds exactly the
-// blob. Any other w keeps whatever it held past the blob's end. When the
-// content does not match digest the error wraps ErrDigestMismatch and what
-// w holds must not be used. A blob the registry announces larger than 1 PiB is refused as
-// a lying answer (ErrSizeMismatch).
+// from the last byte received. Each range has one retry budget,
+// options.MaxRetries, spent by failed requests (retried as
+// ClientOptions.Retry allows: which statuses, how long to wait, at most its
+// tries per request) and broken bodies alike, never azcore's retries on
+// top; the caller's TryTimeout bounds each request and its body, and a body
+// it cuts is resumed within the budget. A range still short when the
+// budget is spent is an error wrapping ErrSizeMismatch and
+// io.ErrUnexpectedEOF. DownloadBlob writes bytes 0 to size-1; when w is a
+// regular *os.File, it then cuts w to the blob's size, so a file that held
+// something longer holds exactly the blob. Any other w (a device, a pipe,
+// a buffer) keeps whatever it held past the blob's end. When the content
+// does not match digest the error wraps ErrDigestMismatch and what w holds
+// must not be used. A blob the registry announces larger than 1 PiB is
+// refused as a lying answer (ErrSizeMismatch).
 //
 // Options out of range (see MaxBlockSize, MaxConcurrency and
 // MaxTransferRetries) are refused with an error wrapping ErrInvalidOption
@@ -553,17 +590,33 @@ func (c *BlobClient) DownloadBlob(ctx context.Context, name string, digest strin
 	} else {
 		n, err = c.downloadParallel(ctx, name, digest, w, opts)
 	}
-	if t, ok := w.(truncater); ok && err == nil {
-		// A file that held something longer must not keep its tail after
-		// the blob: it would read as a different blob.
-		err = t.Truncate(n)
+	if err == nil {
+		err = truncateFile(w, n)
 	}
 	return BlobClientDownloadBlobResponse{Size: n}, ctxError(ctx, err)
 }
 
-// truncater is a writer that can be cut to a length, as *os.File can.
-type truncater interface {
-	Truncate(size int64) error
+// truncateFile cuts a regular file to the blob's size: a file that held
+// something longer must not keep its tail after the blob, or it would read
+// as another blob. Devices (/dev/null), pipes and writers that are not
+// files are left as they are.
+func truncateFile(w io.WriterAt, size int64) error {
+	f, ok := w.(*os.File)
+	if !ok {
+		return nil
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil
+	}
+	if size == 0 {
+		// Nothing was written, so a file opened for appending, which
+		// refuses WriteAt, was never told no: ask it now, rather than cut
+		// what it holds.
+		if _, err := f.WriteAt(nil, 0); err != nil {
+			return err
+		}
+	}
+	return f.Truncate(size)
 }
 
 func checkBlockSize(n int64) error {
@@ -637,18 +690,17 @@ const maxBlobSize = 1 << 50
 
 // fetchBlock fills buf with the range of len(buf) bytes at off of a blob
 // of size bytes, resuming a dropped connection from the last byte received
-// (up to retries times). The first got bytes of buf are already there,
-// from attempts earlier GETs. It returns how many bytes buf holds.
-func (c *BlobClient) fetchBlock(ctx context.Context, name, digest string, off int64, buf []byte, got, attempts int, size int64, retries int) (int, error) {
+// while the range's budget lasts. The first got bytes of buf are already
+// there. It returns how many bytes buf holds.
+func (c *BlobClient) fetchBlock(ctx context.Context, name, digest string, off int64, buf []byte, got int, size int64, b *rangeBudget) (int, error) {
 	last := off + int64(len(buf)) - 1
 	what := func() string { return fmt.Sprintf("bytes %d-%d of blob %s", off, last, digest) }
 	var readErr error // why the previous GET's body ended early
 	for {
-		attempts++
-		resp, err := c.getRangeRetrying(ctx, name, digest, off+int64(got), last, &retries)
+		resp, err := c.getRangeRetrying(ctx, name, digest, off+int64(got), last, b)
 		if err != nil {
 			if readErr != nil {
-				return got, incompleteError(what(), int64(got), int64(len(buf)), attempts, readErr, err)
+				return got, incompleteError(what(), int64(got), int64(len(buf)), b.gets, readErr, err)
 			}
 			return got, err
 		}
@@ -669,10 +721,10 @@ func (c *BlobClient) fetchBlock(ctx context.Context, name, digest string, off in
 		if cerr := ctx.Err(); cerr != nil {
 			return got, cerr
 		}
-		if retries <= 0 {
-			return got, incompleteError(what(), int64(got), int64(len(buf)), attempts, rerr, nil)
+		if b.left <= 0 {
+			return got, incompleteError(what(), int64(got), int64(len(buf)), b.gets, rerr, nil)
 		}
-		retries--
+		b.left--
 		readErr = rerr
 	}
 }

@@ -412,7 +412,7 @@ func (c *ContainerRegistryClient) UploadManifest(ctx context.Context, name strin
 	if manifestData == nil {
 		return resp, errors.New("azacr: UploadManifest needs manifestData")
 	}
-	data, err := io.ReadAll(io.LimitReader(checkedReader{manifestData}, MaxManifestSize+1))
+	data, err := readManifestBody(ctx, manifestData)
 	if err != nil {
 		return resp, err
 	}
@@ -455,6 +455,27 @@ func (c *ContainerRegistryClient) UploadManifest(ctx context.Context, name strin
 // config nor an index's manifests. Decoding one as the other would
 // otherwise succeed with an empty struct.
 var ErrUnexpectedManifest = errors.New("azacr: unexpected kind of manifest")
+
+// readManifestBody reads a caller's manifest, at most MaxManifestSize+1
+// bytes, on another goroutine, so that the call returns when ctx ends even
+// if the reader blocks (a pipe): the abandoned read's bytes are dropped.
+func readManifestBody(ctx context.Context, r io.Reader) ([]byte, error) {
+	type result struct {
+		data []byte
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		data, err := io.ReadAll(io.LimitReader(contextReader{ctx, r}, MaxManifestSize+1))
+		done <- result{data, err}
+	}()
+	select {
+	case res := <-done:
+		return res.data, res.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("azacr: reading the manifest: %w", ctx.Err())
+	}
+}
 
 // DecodeImageManifest decodes ManifestData as an OCI image manifest (or a
 // Docker v2 manifest, which has the same shape). A manifest of another

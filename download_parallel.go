@@ -89,6 +89,9 @@ type parallelDownload struct {
 	results chan block
 	wg      sync.WaitGroup
 	written int64
+	// first is block 0's budget, spent by its first GET and by resuming
+	// that GET's body alike.
+	first *rangeBudget
 }
 
 // downloadParallel sizes the blob from the first block's Content-Range
@@ -112,7 +115,9 @@ func (c *BlobClient) downloadParallel(ctx context.Context, name, digest string, 
 	head, firstLast, err := p.start()
 	if errors.Is(err, errNoRanges) {
 		// No range to split: an empty blob (416), or a server that ignores
-		// Range (200). One streaming GET does it.
+		// Range (200). One streaming GET does it, with what is left of the
+		// budget.
+		opts.MaxRetries = p.first.left
 		return c.downloadStream(ctx, name, digest, w, opts)
 	}
 	if err != nil {
@@ -143,8 +148,8 @@ var errNoRanges = errors.New("azacr: no ranges")
 // Content-Range. The size comes from the registry: it is checked before it
 // decides how many blocks, buffers and workers there are.
 func (p *parallelDownload) start() (*http.Response, int64, error) {
-	retries := p.opts.MaxRetries
-	head, err := p.c.getRangeRetrying(p.ctx, p.name, p.digest, 0, p.opts.BlockSize-1, &retries)
+	p.first = &rangeBudget{left: p.opts.MaxRetries}
+	head, err := p.c.getRangeRetrying(p.ctx, p.name, p.digest, 0, p.opts.BlockSize-1, p.first)
 	var re *azcore.ResponseError
 	if errors.As(err, &re) && (re.StatusCode == http.StatusOK || re.StatusCode == http.StatusRequestedRangeNotSatisfiable) {
 		return nil, 0, errNoRanges
@@ -202,7 +207,7 @@ func (p *parallelDownload) work() {
 	for b := range p.jobs {
 		off, n := p.plan.block(b.index)
 		var got int
-		got, b.err = p.c.fetchBlock(p.ctx, p.name, p.digest, off, b.buf[:n], 0, 0, p.plan.size, p.opts.MaxRetries)
+		got, b.err = p.c.fetchBlock(p.ctx, p.name, p.digest, off, b.buf[:n], 0, p.plan.size, &rangeBudget{left: p.opts.MaxRetries})
 		b.buf = b.buf[:got]
 		if b.err == nil {
 			_, b.err = p.w.WriteAt(b.buf, off)
@@ -225,11 +230,12 @@ func (p *parallelDownload) readFirst(head *http.Response, firstLast int64) error
 		if cerr := p.ctx.Err(); cerr != nil {
 			return cerr
 		}
-		if p.opts.MaxRetries <= 0 {
-			return incompleteError(fmt.Sprintf("bytes 0-%d of blob %s", firstLast, p.digest), int64(n), int64(len(first)), 1, err, nil)
+		if p.first.left <= 0 {
+			return incompleteError(fmt.Sprintf("bytes 0-%d of blob %s", firstLast, p.digest), int64(n), int64(len(first)), p.first.gets, err, nil)
 		}
-		// The first GET was one attempt: resuming it spends a retry.
-		if n, err = p.c.fetchBlock(p.ctx, p.name, p.digest, 0, first, n, 1, p.plan.size, p.opts.MaxRetries-1); err != nil {
+		// Resuming the first GET's body spends its budget's retry.
+		p.first.left--
+		if n, err = p.c.fetchBlock(p.ctx, p.name, p.digest, 0, first, n, p.plan.size, p.first); err != nil {
 			return err
 		}
 	}

@@ -188,6 +188,19 @@ func (r retryRules) retriable(ctx context.Context, resp *http.Response, err erro
 	return resp != nil && slices.Contains(r.statusCodes, resp.StatusCode)
 }
 
+// allowsResync reports whether the caller's options let an upload resend
+// after a refusal that is not a failure to retry but a session that moved
+// on (416, BLOB_UPLOAD_INVALID): by default they do, within the tries; a
+// ShouldRetry decides for itself, and an explicitly empty StatusCodes,
+// which turns every status retry off, turns this off too.
+func (r retryRules) allowsResync(err error) bool {
+	if r.shouldRetry != nil {
+		resp, err := asResponse(nil, err)
+		return r.shouldRetry(resp, err)
+	}
+	return len(r.statusCodes) > 0
+}
+
 // delay is how long to wait after try (counted from 1) failed, before try+1.
 //
 // When resp asks for a wait (see serverRetryAfter), that wait is used as

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/containerregistry/azacr/acrtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -363,5 +364,128 @@ func TestUploadSessionCannotMoveToAnotherRepository(t *testing.T) {
 	for _, r := range srv.Requests() {
 		assert.NotContains(t, r.Path, "victim")
 		assert.NotContains(t, r.RawQuery, "victim")
+	}
+}
+
+// Round three: retries and the transfer core.
+
+// TestRangeReadsHonourTryTimeout: a registry that holds a blob GET is cut
+// off after the caller's TryTimeout and asked again, as azcore would.
+func TestRangeReadsHonourTryTimeout(t *testing.T) {
+	srv := acrtest.NewServer(t, nil)
+	data := randomBytes(t, 64<<10)
+	d := srv.PutBlob("r", data)
+	opts := testClientOptions(srv)
+	opts.Retry.TryTimeout = 200 * time.Millisecond
+	c, err := NewBlobClient(srv.URL, srv.Credential(), &BlobClientOptions{ClientOptions: opts})
+	require.NoError(t, err)
+	for _, mode := range downloadModes {
+		t.Run(mode.name, func(t *testing.T) {
+			srv.InjectFault(acrtest.Fault{Method: http.MethodGet, Path: "/blobs/sha256:", Nth: 1, Delay: time.Hour})
+			defer srv.ClearFaults()
+			w := &bytesWriterAt{}
+			o := mode.opts
+			err := within(t, func() error {
+				_, err := c.DownloadBlob(t.Context(), "r", d, w, &o)
+				return err
+			})
+			require.NoError(t, err)
+			assert.Equal(t, data, w.buf)
+		})
+	}
+}
+
+// TestParallelFirstBlockSpendsOneBudget: block 0's first GET and the
+// resumptions of its body share one budget, MaxRetries.
+func TestParallelFirstBlockSpendsOneBudget(t *testing.T) {
+	srv := acrtest.NewServer(t, nil)
+	c := newTestBlobClient(t, srv, srv.Credential())
+	const block = 16 << 10
+	d := srv.PutBlob("r", randomBytes(t, 4*block))
+	first := func(r *http.Request) bool { return r.Header.Get("Range") == fmt.Sprintf("bytes=0-%d", block-1) }
+	var gets atomic.Int32
+	srv.InjectFault(acrtest.Fault{Method: http.MethodGet, Match: func(r *http.Request) bool {
+		if strings.HasSuffix(r.Header.Get("Range"), fmt.Sprintf("-%d", block-1)) { // block 0, resumed or not
+			gets.Add(1)
+		}
+		return false
+	}})
+	srv.InjectFault(acrtest.Fault{Method: http.MethodGet, Match: first, Status: http.StatusServiceUnavailable, Nth: 1, Times: 2})
+	srv.InjectFault(acrtest.Fault{Method: http.MethodGet, Path: "/blobs/sha256:", TruncateBody: 100})
+	_, err := c.DownloadBlob(t.Context(), "r", d, &bytesWriterAt{}, &BlobClientDownloadBlobOptions{Concurrency: 2, BlockSize: block, MaxRetries: 3})
+	require.ErrorIs(t, err, ErrSizeMismatch)
+	assert.EqualValues(t, 4, gets.Load(), "one GET and three retries for block 0, whatever failed")
+	assert.Contains(t, err.Error(), "after 4 attempts")
+}
+
+// TestUploadManifestReturnsWhenItsReaderBlocks: a manifest read from a
+// pipe that never delivers does not hold the call past ctx.
+func TestUploadManifestReturnsWhenItsReaderBlocks(t *testing.T) {
+	srv := acrtest.NewServer(t, nil)
+	c := newTestClient(t, srv, srv.Credential())
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	defer r.Close()
+	defer w.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	err = within(t, func() error {
+		_, err := c.UploadManifest(ctx, "r", "v1", ContentTypeApplicationVndOCIImageManifestV1JSON, r, nil)
+		return err
+	})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+}
+
+// TestDownloadBlobTruncatesOnlyRegularFiles: a device is written, not
+// truncated; a file opened for appending refuses even an empty blob
+// rather than lose what it holds.
+func TestDownloadBlobTruncatesOnlyRegularFiles(t *testing.T) {
+	srv := acrtest.NewServer(t, nil)
+	c := newTestBlobClient(t, srv, srv.Credential())
+	d := srv.PutBlob("r", randomBytes(t, 10<<10))
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	require.NoError(t, err)
+	defer null.Close()
+	for _, mode := range downloadModes {
+		o := mode.opts
+		_, err = c.DownloadBlob(t.Context(), "r", d, null, &o)
+		require.NoError(t, err, mode.name)
+	}
+
+	empty := srv.PutBlob("r", []byte{})
+	path := filepath.Join(t.TempDir(), "log")
+	require.NoError(t, os.WriteFile(path, []byte("keep me"), 0o600))
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	require.NoError(t, err)
+	defer f.Close()
+	_, err = c.DownloadBlob(t.Context(), "r", empty, f, nil)
+	require.Error(t, err)
+	got, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, "keep me", string(got))
+}
+
+// TestResyncFollowsTheCallersRetryOptions: a chunk refused because the
+// session moved on (416) is resent only when the caller's options allow
+// retries of a status at all.
+func TestResyncFollowsTheCallersRetryOptions(t *testing.T) {
+	for name, retry := range map[string]policy.RetryOptions{
+		"empty StatusCodes":   {StatusCodes: []int{}},
+		"ShouldRetry says no": {ShouldRetry: func(*http.Response, error) bool { return false }},
+		"MaxRetries -1":       {MaxRetries: -1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := acrtest.NewServer(t, nil)
+			opts := srv.ClientOptions()
+			opts.Retry = retry
+			c, err := NewBlobClient(srv.URL, srv.Credential(), &BlobClientOptions{ClientOptions: opts})
+			require.NoError(t, err)
+			var patches atomic.Int32
+			srv.InjectFault(acrtest.Fault{Method: http.MethodPatch, Match: func(*http.Request) bool { patches.Add(1); return false }})
+			srv.InjectFault(acrtest.Fault{Method: http.MethodPatch, Status: http.StatusRequestedRangeNotSatisfiable, Nth: 1})
+			_, err = c.UploadBlob(t.Context(), "r", plainReader{bytes.NewReader(make([]byte, 3<<10))}, &BlobClientUploadBlobOptions{ChunkSize: 1 << 10})
+			require.Error(t, err)
+			assert.EqualValues(t, 1, patches.Load())
+		})
 	}
 }

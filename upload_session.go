@@ -152,7 +152,7 @@ func (u *blobUpload) sendPiece(ctx context.Context, start int64, body *chunkBody
 func (u *blobUpload) waitToRetry(ctx context.Context, failures int, err error) error {
 	rules := u.client.retry
 	if sessionMoved(err) && ctx.Err() == nil {
-		if failures >= rules.tries() {
+		if failures >= rules.tries() || !rules.allowsResync(err) {
 			return err
 		}
 		return nil
