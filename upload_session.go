@@ -15,7 +15,6 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 )
 
 // noRetry turns azcore's retry policy off for a request the library
@@ -27,7 +26,7 @@ import (
 // ClientOptions.Retry still decides what is retried and how long to wait
 // (see retryRules).
 func noRetry(ctx context.Context) context.Context {
-	return runtime.WithRetryOptions(ctx, policy.RetryOptions{MaxRetries: -1})
+	return policy.WithRetryOptions(ctx, policy.RetryOptions{MaxRetries: -1})
 }
 
 // minChunkSize is the smallest chunk a 413 halves ChunkSize to.

@@ -109,6 +109,7 @@ func TestTokenRegistryJudgesTokens(t *testing.T) {
 	// The token service by hand.
 	status, m := rawPostForm(t, r, "/oauth2/exchange", url.Values{"grant_type": {"access_token"}, "service": {r.Host}, "access_token": {"a stolen token"}})
 	assert.Equal(t, http.StatusUnauthorized, status)
+	assert.NotContains(t, m, "refresh_token", "a refused exchange issues nothing")
 	status, m = rawPostForm(t, r, "/oauth2/exchange", url.Values{"grant_type": {"access_token"}, "service": {r.Host}, "access_token": {FakeEntraToken}})
 	require.Equal(t, http.StatusOK, status)
 	assert.Len(t, m, 1, "ACR answers the refresh token alone")
