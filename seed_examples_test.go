@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 the README's code is kept as written, deprecated calls included
+
 package azacr_test
 
 // The examples of the seed README (the module's API contract), kept as
