@@ -331,129 +331,156 @@ func (s *Server) storeManifest(name, ref, contentType string, body []byte) (*man
 	if e := firstError(checkName(name), checkReference(ref)); e != nil {
 		return nil, e
 	}
-	if len(body) > maxManifestBytes {
-		return nil, errTooBig()
+	mediaType, doc, e := parseManifest(contentType, body)
+	if e != nil {
+		return nil, e
 	}
-	mediaType, _, err := mime.ParseMediaType(contentType)
-	if err != nil || !knownManifestType(mediaType) {
-		return nil, errManifestInvalid("unsupported manifest media type %q", contentType)
-	}
-	var doc manifestDoc
-	if err := json.Unmarshal(body, &doc); err != nil {
-		return nil, errManifestInvalid("manifest is not valid JSON: %v", err)
-	}
-	// Content-Type must equal the body's mediaType. OCI makes the field
-	// optional; Docker schema 2 requires it.
-	isDocker := mediaType == mediaTypeDockerManifest || mediaType == mediaTypeDockerList
-	if doc.MediaType != mediaType && (doc.MediaType != "" || isDocker) {
-		return nil, errManifestInvalid("manifest mediaType %q does not match Content-Type %q", doc.MediaType, mediaType)
-	}
-	isArtifact := mediaType == mediaTypeOCIArtifact || mediaType == mediaTypeORASArtifact
-	if !isArtifact && (doc.SchemaVersion == nil || *doc.SchemaVersion != 2) {
-		return nil, errManifestInvalid("manifest schemaVersion must be 2")
-	}
-
 	sum := sha256.Sum256(body)
 	digest := "sha256:" + hex.EncodeToString(sum[:])
 	if isDigest(ref) && ref != digest {
 		return nil, &manifestError{http.StatusBadRequest, CodeDigestInvalid, "provided digest did not match uploaded content", NoDetail}
 	}
-
 	m := &manifest{
 		Digest: digest, MediaType: mediaType, Body: bytes.Clone(body),
 		ArtifactType: doc.ArtifactType, Annotations: doc.Annotations,
 	}
-	var blobs, children []string // digests that must already be in the repository
-	switch mediaType {
-	case mediaTypeOCIManifest, mediaTypeDockerManifest:
-		if doc.Config == nil || !isDigest(doc.Config.Digest) {
-			return nil, errManifestInvalid("manifest config is missing or has an invalid digest")
-		}
-		m.ConfigMediaType = doc.Config.MediaType
-		blobs = append(blobs, doc.Config.Digest)
-		for _, l := range doc.Layers {
-			if !isDigest(l.Digest) {
-				return nil, errManifestInvalid("layer digest %q is invalid", l.Digest)
-			}
-			// imageSize is the sum of the layer sizes, the config not
-			// included, as in ACR's answers.
-			m.ImageSize += l.Size
-			// Foreign (non-distributable) layers with URLs live outside the
-			// registry, so they need not have been pushed.
-			if len(l.URLs) > 0 && (strings.Contains(l.MediaType, "foreign") || strings.Contains(l.MediaType, "nondistributable")) {
-				continue
-			}
-			blobs = append(blobs, l.Digest)
-		}
-	case mediaTypeOCIIndex, mediaTypeDockerList:
-		// ACR gives a list references and no architecture, os or
-		// configMediaType.
-		m.References = []platformRef{}
-		for _, c := range doc.Manifests {
-			if !isDigest(c.Digest) {
-				return nil, errManifestInvalid("child manifest digest %q is invalid", c.Digest)
-			}
-			ref := platformRef{Digest: c.Digest}
-			if c.Platform != nil {
-				ref.Architecture, ref.OS = c.Platform.Architecture, c.Platform.OS
-			}
-			m.References = append(m.References, ref)
-			children = append(children, c.Digest)
-		}
-	default: // artifact manifests
-		for _, b := range doc.Blobs {
-			if !isDigest(b.Digest) {
-				return nil, errManifestInvalid("blob digest %q is invalid", b.Digest)
-			}
-			m.ImageSize += b.Size
-			blobs = append(blobs, b.Digest)
-		}
-	}
-	if doc.Subject != nil {
-		if !isDigest(doc.Subject.Digest) {
-			return nil, errManifestInvalid("subject digest %q is invalid", doc.Subject.Digest)
-		}
-		m.Subject = doc.Subject.Digest
+	need, e := describeManifest(m, doc)
+	if e != nil {
+		return nil, e
 	}
 	if m.ConfigMediaType == mediaTypeOCIConfig || m.ConfigMediaType == mediaTypeDockerConfig {
 		// Read outside the state lock: the blob store locks itself. A
 		// config that is missing or unreadable just leaves the fields empty;
-		// the link check below rejects a config that was never pushed.
+		// the link check rejects a config that was never pushed.
 		m.Architecture, m.OS = s.platformOf(doc.Config.Digest)
 	}
+	return s.commitManifest(name, ref, m, need)
+}
 
+// parseManifest checks a pushed manifest's media type, JSON, mediaType
+// field and schemaVersion, as ACR does before anything else.
+func parseManifest(contentType string, body []byte) (string, *manifestDoc, *manifestError) {
+	if len(body) > maxManifestBytes {
+		return "", nil, errTooBig()
+	}
+	mediaType, _, err := mime.ParseMediaType(contentType)
+	if err != nil || !knownManifestType(mediaType) {
+		return "", nil, errManifestInvalid("unsupported manifest media type %q", contentType)
+	}
+	var doc manifestDoc
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return "", nil, errManifestInvalid("manifest is not valid JSON: %v", err)
+	}
+	// Content-Type must equal the body's mediaType. OCI makes the field
+	// optional; Docker schema 2 requires it.
+	isDocker := mediaType == mediaTypeDockerManifest || mediaType == mediaTypeDockerList
+	if doc.MediaType != mediaType && (doc.MediaType != "" || isDocker) {
+		return "", nil, errManifestInvalid("manifest mediaType %q does not match Content-Type %q", doc.MediaType, mediaType)
+	}
+	isArtifact := mediaType == mediaTypeOCIArtifact || mediaType == mediaTypeORASArtifact
+	if !isArtifact && (doc.SchemaVersion == nil || *doc.SchemaVersion != 2) {
+		return "", nil, errManifestInvalid("manifest schemaVersion must be 2")
+	}
+	return mediaType, &doc, nil
+}
+
+// manifestNeeds are the digests a manifest refers to, which the
+// repository must already hold.
+type manifestNeeds struct {
+	blobs    []string // config and layers, or an artifact's blobs
+	children []string // an index's manifests
+}
+
+// describeManifest fills in what the metadata API reports of a manifest
+// (config type, size, references, subject) and returns what it refers to.
+func describeManifest(m *manifest, doc *manifestDoc) (manifestNeeds, *manifestError) {
+	var need manifestNeeds
+	var e *manifestError
+	switch m.MediaType {
+	case mediaTypeOCIManifest, mediaTypeDockerManifest:
+		need.blobs, e = describeImage(m, doc)
+	case mediaTypeOCIIndex, mediaTypeDockerList:
+		need.children, e = describeIndex(m, doc)
+	default: // artifact manifests
+		for _, b := range doc.Blobs {
+			if !isDigest(b.Digest) {
+				return need, errManifestInvalid("blob digest %q is invalid", b.Digest)
+			}
+			m.ImageSize += b.Size
+			need.blobs = append(need.blobs, b.Digest)
+		}
+	}
+	if e != nil {
+		return need, e
+	}
+	if doc.Subject != nil {
+		if !isDigest(doc.Subject.Digest) {
+			return need, errManifestInvalid("subject digest %q is invalid", doc.Subject.Digest)
+		}
+		m.Subject = doc.Subject.Digest
+	}
+	return need, nil
+}
+
+// describeImage reads an image manifest's config and layers.
+func describeImage(m *manifest, doc *manifestDoc) ([]string, *manifestError) {
+	if doc.Config == nil || !isDigest(doc.Config.Digest) {
+		return nil, errManifestInvalid("manifest config is missing or has an invalid digest")
+	}
+	m.ConfigMediaType = doc.Config.MediaType
+	blobs := []string{doc.Config.Digest}
+	for _, l := range doc.Layers {
+		if !isDigest(l.Digest) {
+			return nil, errManifestInvalid("layer digest %q is invalid", l.Digest)
+		}
+		// imageSize is the sum of the layer sizes, the config not
+		// included, as in ACR's answers.
+		m.ImageSize += l.Size
+		// Foreign (non-distributable) layers with URLs live outside the
+		// registry, so they need not have been pushed.
+		if len(l.URLs) > 0 && (strings.Contains(l.MediaType, "foreign") || strings.Contains(l.MediaType, "nondistributable")) {
+			continue
+		}
+		blobs = append(blobs, l.Digest)
+	}
+	return blobs, nil
+}
+
+// describeIndex reads an index's child manifests. ACR gives a list
+// references and no architecture, os or configMediaType.
+func describeIndex(m *manifest, doc *manifestDoc) ([]string, *manifestError) {
+	m.References = []platformRef{}
+	var children []string
+	for _, c := range doc.Manifests {
+		if !isDigest(c.Digest) {
+			return nil, errManifestInvalid("child manifest digest %q is invalid", c.Digest)
+		}
+		ref := platformRef{Digest: c.Digest}
+		if c.Platform != nil {
+			ref.Architecture, ref.OS = c.Platform.Architecture, c.Platform.OS
+		}
+		m.References = append(m.References, ref)
+		children = append(children, c.Digest)
+	}
+	return children, nil
+}
+
+// commitManifest stores m in repository name under ref, once the locks
+// allow it and everything it refers to is there, and returns a copy.
+func (s *Server) commitManifest(name, ref string, m *manifest, need manifestNeeds) (*manifest, *manifestError) {
 	st := s.state
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	now := s.now()
 	repo := st.repo(name, false, now)
-	if repo != nil {
-		if !repo.Attrs.WriteEnabled {
-			return nil, errDisallowed()
-		}
-		if old := repo.Manifests[digest]; old != nil && !old.Attrs.WriteEnabled {
-			return nil, errDisallowed()
-		}
-		if t := repo.Tags[ref]; t != nil && !isDigest(ref) && !t.Attrs.WriteEnabled {
-			return nil, errDisallowed()
-		}
+	if e := checkManifestWritable(repo, m.Digest, ref); e != nil {
+		return nil, e
 	}
-	for _, d := range blobs {
-		if !linkedBlob(repo, d) {
-			return nil, &manifestError{http.StatusBadRequest, CodeManifestBlobUnknown, "blob unknown to registry", d}
-		}
+	if e := checkManifestLinks(repo, m, need); e != nil {
+		return nil, e
 	}
-	for _, d := range children {
-		if repo == nil || repo.Manifests[d] == nil {
-			return nil, &manifestError{http.StatusBadRequest, CodeManifestBlobUnknown, "manifest unknown to registry", d}
-		}
-		if mediaType == mediaTypeOCIIndex || mediaType == mediaTypeDockerList {
-			m.ImageSize += repo.Manifests[d].ImageSize
-		}
-	}
-
 	repo = st.repo(name, true, now)
-	if old := repo.Manifests[digest]; old != nil {
+	if old := repo.Manifests[m.Digest]; old != nil {
 		// Re-pushing the same bytes keeps the creation time, attributes
 		// and quarantine state set through /acr/v1.
 		m.Created, m.Attrs = old.Created, old.Attrs
@@ -463,20 +490,56 @@ func (s *Server) storeManifest(name, ref, contentType string, body []byte) (*man
 	}
 	m.Updated = now
 	m.Seq = st.nextSeq()
-	repo.Manifests[digest] = m
+	repo.Manifests[m.Digest] = m
 	if !isDigest(ref) {
 		t := repo.Tags[ref]
 		switch {
 		case t == nil:
-			repo.Tags[ref] = &tag{Name: ref, Digest: digest, Created: now, Updated: now, Seq: st.nextSeq(), Attrs: defaultAttributes}
-		case t.Digest != digest:
-			t.Digest, t.Updated, t.Seq = digest, now, st.nextSeq()
+			repo.Tags[ref] = &tag{Name: ref, Digest: m.Digest, Created: now, Updated: now, Seq: st.nextSeq(), Attrs: defaultAttributes}
+		case t.Digest != m.Digest:
+			t.Digest, t.Updated, t.Seq = m.Digest, now, st.nextSeq()
 		}
 	}
 	repo.Updated = now
 	stored := *m
 	stored.Body = bytes.Clone(m.Body)
 	return &stored, nil
+}
+
+// checkManifestWritable refuses a push that a lock forbids: on the
+// repository, on the manifest being replaced, or on the tag being moved.
+func checkManifestWritable(repo *repository, digest, ref string) *manifestError {
+	if repo == nil {
+		return nil
+	}
+	if !repo.Attrs.WriteEnabled {
+		return errDisallowed()
+	}
+	if old := repo.Manifests[digest]; old != nil && !old.Attrs.WriteEnabled {
+		return errDisallowed()
+	}
+	if t := repo.Tags[ref]; t != nil && !isDigest(ref) && !t.Attrs.WriteEnabled {
+		return errDisallowed()
+	}
+	return nil
+}
+
+// checkManifestLinks refuses a manifest whose blobs or child manifests the
+// repository lacks (MANIFEST_BLOB_UNKNOWN), and adds an index's children's
+// sizes to its own.
+func checkManifestLinks(repo *repository, m *manifest, need manifestNeeds) *manifestError {
+	for _, d := range need.blobs {
+		if !linkedBlob(repo, d) {
+			return &manifestError{http.StatusBadRequest, CodeManifestBlobUnknown, "blob unknown to registry", d}
+		}
+	}
+	for _, d := range need.children {
+		if repo == nil || repo.Manifests[d] == nil {
+			return &manifestError{http.StatusBadRequest, CodeManifestBlobUnknown, "manifest unknown to registry", d}
+		}
+		m.ImageSize += repo.Manifests[d].ImageSize
+	}
+	return nil
 }
 
 // linkedBlob reports whether digest was pushed or mounted into repo.
