@@ -540,7 +540,19 @@ func (s *Server) handleBlob(w http.ResponseWriter, r *http.Request, entry *Reque
 		s.deleteBlob(w, name, digest)
 		return
 	}
+	br, ok := s.openLinkedBlob(w, r, name, digest)
+	if !ok {
+		return
+	}
+	defer br.Close()
+	s.serveBlob(w, r, br, digest)
+}
 
+// openLinkedBlob opens a blob of repository name for reading, answering
+// the request itself (403, 404) when the repository may not be read or
+// does not hold the blob; a blob stored for another repository is unknown
+// here too.
+func (s *Server) openLinkedBlob(w http.ResponseWriter, r *http.Request, name, digest string) (blobReader, bool) {
 	s.state.mu.Lock()
 	repo := s.state.repos[name]
 	var linked, readable bool
@@ -549,13 +561,14 @@ func (s *Server) handleBlob(w http.ResponseWriter, r *http.Request, entry *Reque
 		readable = repo.Attrs.ReadEnabled
 	}
 	s.state.mu.Unlock()
+	head := r.Method == http.MethodHead // HEAD answers carry no body
 	if linked && !readable {
-		if r.Method == http.MethodHead {
+		if head {
 			w.WriteHeader(http.StatusForbidden)
-			return
+		} else {
+			writeError(w, http.StatusForbidden, CodeDenied, msgDenied, NoDetail)
 		}
-		writeError(w, http.StatusForbidden, CodeDenied, msgDenied, NoDetail)
-		return
+		return nil, false
 	}
 	var br blobReader
 	if linked {
@@ -565,21 +578,23 @@ func (s *Server) handleBlob(w http.ResponseWriter, r *http.Request, entry *Reque
 		}
 	}
 	if !linked {
-		// A blob stored for another repository is unknown here too.
-		if r.Method == http.MethodHead {
-			w.WriteHeader(http.StatusNotFound) // HEAD answers carry no body
-			return
+		if head {
+			w.WriteHeader(http.StatusNotFound)
+		} else {
+			writeError(w, http.StatusNotFound, CodeBlobUnknown, msgBlobUnknown, digest)
 		}
-		writeError(w, http.StatusNotFound, CodeBlobUnknown, msgBlobUnknown, digest)
-		return
+		return nil, false
 	}
-	defer br.Close()
+	return br, true
+}
 
+// serveBlob answers a blob GET or HEAD: HEAD from the registry itself,
+// full length and Range ignored; GET redirected to the storage host when
+// there is one, as ACR does, or served here, ranges included.
+func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, br blobReader, digest string) {
 	h := w.Header()
 	h.Set("Docker-Content-Digest", digest)
 	if r.Method == http.MethodHead {
-		// HEAD comes from the registry itself, full length, Range
-		// ignored.
 		h.Set("Content-Type", "application/octet-stream")
 		h.Set("Content-Length", strconv.FormatInt(br.Size(), 10))
 		w.WriteHeader(http.StatusOK)
