@@ -229,3 +229,51 @@ type BlobClientCheckBlobExistsResponse struct {
 type BlobClientDeleteBlobResponse struct {
 	// placeholder for future response values
 }
+
+// ContainerRegistryClientPullImageResponse is the result of
+// ContainerRegistryClient.PullImage.
+type ContainerRegistryClientPullImageResponse struct {
+	// Digest is the digest of the root manifest pulled.
+	Digest string
+	// MediaType is the root manifest's media type.
+	MediaType string
+	// Manifests and Blobs count the content of the image pulled.
+	Manifests, Blobs int
+	// BytesTransferred is how many bytes were downloaded: less than the
+	// image's size when the layout held part of it.
+	BytesTransferred int64
+}
+
+// ContainerRegistryClientPushImageResponse is the result of
+// ContainerRegistryClient.PushImage.
+type ContainerRegistryClientPushImageResponse struct {
+	// Digest is the digest of the root manifest pushed.
+	Digest string
+	// MediaType is the root manifest's media type.
+	MediaType string
+	// Manifests and Blobs count the content of the image pushed.
+	Manifests, Blobs int
+	// BytesTransferred is how many bytes were uploaded: blobs the
+	// repository had, or could mount, cost none.
+	BytesTransferred int64
+	// UpToDate is true when the repository already had the image under
+	// the tag and nothing was sent.
+	UpToDate bool
+}
+
+// ContainerRegistryClientCopyImageResponse is the result of
+// ContainerRegistryClient.CopyImage.
+type ContainerRegistryClientCopyImageResponse struct {
+	// Digest is the digest of the root manifest copied.
+	Digest string
+	// MediaType is the root manifest's media type.
+	MediaType string
+	// Manifests and Blobs count the content of the image copied.
+	Manifests, Blobs int
+	// BytesTransferred is how many blob and manifest bytes were uploaded
+	// to the target: none for blobs mounted within a registry.
+	BytesTransferred int64
+	// UpToDate is true when the target already had the image under the
+	// tag and nothing was sent.
+	UpToDate bool
+}
