@@ -203,6 +203,7 @@ func (t *imageTransfer) claim(d Descriptor, attach func(*manifestNode)) bool {
 	t.pending[d.Digest] = append(t.pending[d.Digest], attach)
 	return !walking
 }
+
 // listReferrers lists d's referrers, keeping the artifact types asked for.
 func (t *imageTransfer) listReferrers(ctx context.Context, d Descriptor) ([]Descriptor, error) {
 	if err := t.acquire(ctx); err != nil {

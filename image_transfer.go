@@ -104,8 +104,8 @@ type imageTransfer struct {
 func newImageTransfer(src imageSource, dst imageTarget, opts imageOptions) *imageTransfer {
 	return &imageTransfer{
 		src: src, dst: dst, opts: opts,
-		budget: make(chan struct{}, opts.concurrency),
-		report: &progressReporter{fn: opts.progress, done: map[string]int64{}},
+		budget:  make(chan struct{}, opts.concurrency),
+		report:  &progressReporter{fn: opts.progress, done: map[string]int64{}},
 		nodes:   map[string]*manifestNode{},
 		pending: map[string][]func(*manifestNode){},
 	}
