@@ -32,7 +32,7 @@ func (e *layoutEnd) blob(_ context.Context, d Descriptor, off int64, verify bool
 	return struct {
 		io.Reader
 		io.Closer
-	}{io.NewSectionReader(b.File, off, d.Size-off), b.File}, nil
+	}{io.NewSectionReader(b.file, off, d.Size-off), b.file}, nil
 }
 
 // referrers: a layout is pushed with what its index names, not searched.

@@ -117,7 +117,7 @@ func (r *registryRepo) putBlob(ctx context.Context, d Descriptor, src imageSourc
 	defer body.Close()
 	if lb, ok := body.(*layoutBlob); ok {
 		// A layout's file is sent by sections and hashed meanwhile.
-		_, err = u.runFile(ctx, lb.File, 0, true, false)
+		_, err = u.runFile(ctx, lb.file, 0, true, false)
 		return u.sent, err
 	}
 	// The source verifies what it reads: a blob that does not match its

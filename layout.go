@@ -152,21 +152,26 @@ func (l *imageLayout) open(d Descriptor) (*layoutBlob, error) {
 		f.Close()
 		return nil, err
 	}
-	return &layoutBlob{File: f, d: d, hash: dg}, nil
+	return &layoutBlob{file: f, d: d, hash: dg}, nil
 }
 
 // layoutBlob is a blob of the layout being read, hashed as it is read.
+// It does not embed the file: io.Copy would use the file's WriteTo and
+// skip the hashing.
 type layoutBlob struct {
-	*os.File
+	file *os.File
 	d    Descriptor
 	hash *digester
 	read int64
 }
 
+// Close closes the file.
+func (b *layoutBlob) Close() error { return b.file.Close() }
+
 // Read reads the blob; at its end it checks what was read against the
 // descriptor.
 func (b *layoutBlob) Read(p []byte) (int, error) {
-	n, err := b.File.Read(p)
+	n, err := b.file.Read(p)
 	b.hash.Write(p[:n])
 	b.read += int64(n)
 	if err == io.EOF && (b.read != b.d.Size || !b.hash.Matches(b.d.Digest)) {
