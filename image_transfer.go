@@ -116,7 +116,7 @@ type transferResult struct {
 	root      Descriptor
 	manifests int
 	blobs     int
-	moved     int64        // blob and manifest bytes sent or received
+	moved     int64        // blob bytes sent or received
 	referrers []Descriptor // the manifests that refer to others
 }
 
@@ -147,9 +147,6 @@ func (t *imageTransfer) run(ctx context.Context, root Descriptor, data []byte, r
 	for _, n := range order {
 		if err := t.putManifest(ctx, n, node, ref); err != nil {
 			return res, err
-		}
-		if !n.present {
-			res.moved += n.desc.Size
 		}
 	}
 	return res, nil

@@ -239,8 +239,8 @@ type ContainerRegistryClientPullImageResponse struct {
 	MediaType string
 	// Manifests and Blobs count the content of the image pulled.
 	Manifests, Blobs int
-	// BytesTransferred is how many bytes were downloaded: less than the
-	// image's size when the layout held part of it.
+	// BytesTransferred is how many blob bytes were downloaded (manifests
+	// aside): fewer than the image's when the layout held part of it.
 	BytesTransferred int64
 }
 
@@ -253,8 +253,8 @@ type ContainerRegistryClientPushImageResponse struct {
 	MediaType string
 	// Manifests and Blobs count the content of the image pushed.
 	Manifests, Blobs int
-	// BytesTransferred is how many bytes were uploaded: blobs the
-	// repository had, or could mount, cost none.
+	// BytesTransferred is how many blob bytes were uploaded (manifests
+	// aside): blobs the repository had, or could mount, cost none.
 	BytesTransferred int64
 	// UpToDate is true when the repository already had the image under
 	// the tag and nothing was sent.
@@ -270,8 +270,9 @@ type ContainerRegistryClientCopyImageResponse struct {
 	MediaType string
 	// Manifests and Blobs count the content of the image copied.
 	Manifests, Blobs int
-	// BytesTransferred is how many blob and manifest bytes were uploaded
-	// to the target: none for blobs mounted within a registry.
+	// BytesTransferred is how many blob bytes were uploaded to the target
+	// (manifests aside): none when every blob was mounted, as within a
+	// registry.
 	BytesTransferred int64
 	// UpToDate is true when the target already had the image under the
 	// tag and nothing was sent.
