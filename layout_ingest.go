@@ -66,7 +66,7 @@ func (l *imageLayout) ingest(ctx context.Context, d Descriptor, fetch blobFetche
 // lockPartial opens the partial file at path and takes its lock, waiting
 // while another writer holds it, until ctx ends.
 func (l *imageLayout) lockPartial(ctx context.Context, path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|noFollow, 0o644)
 	if err != nil {
 		return nil, err
 	}

@@ -27,6 +27,9 @@ func processLock(path string) *sync.Mutex {
 	return m
 }
 
+// noFollow is 0: only Unix systems can refuse to open a symbolic link.
+const noFollow = 0
+
 // lockFile takes this process's lock on path and returns its release.
 func lockFile(path string) (unlock func(), err error) {
 	m := processLock(path)

@@ -7,12 +7,17 @@ import (
 	"syscall"
 )
 
+// noFollow makes an open of a layout's work file refuse a symbolic link:
+// a layout directory another user can write must not be able to point a
+// partial download, or a lock, at a file of ours elsewhere.
+const noFollow = syscall.O_NOFOLLOW
+
 // lockFile takes an exclusive lock on path (created when absent) and
 // returns its release. The lock is flock(2)'s: held by an open file, so it
 // is released when the process dies, even by kill -9, and two opens in one
 // process exclude each other too.
 func lockFile(path string) (unlock func(), err error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|noFollow, 0o644)
 	if err != nil {
 		return nil, err
 	}
