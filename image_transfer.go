@@ -91,7 +91,7 @@ type imageTransfer struct {
 	src    imageSource
 	dst    imageTarget
 	opts   imageOptions
-	budget chan struct{} // one slot per request under way
+	budget *throttle // one slot per request under way
 	report *progressReporter
 
 	// mu guards the walk: nodes by digest, the parents waiting for a
@@ -104,7 +104,7 @@ type imageTransfer struct {
 func newImageTransfer(src imageSource, dst imageTarget, opts imageOptions) *imageTransfer {
 	return &imageTransfer{
 		src: src, dst: dst, opts: opts,
-		budget:  make(chan struct{}, opts.concurrency),
+		budget:  newThrottle(opts.concurrency),
 		report:  &progressReporter{fn: opts.progress, done: map[string]int64{}},
 		nodes:   map[string]*manifestNode{},
 		pending: map[string][]func(*manifestNode){},
@@ -124,7 +124,7 @@ type transferResult struct {
 // the platform chosen, see choosePlatform) and tags it ref on the target
 // ("" for none).
 func (t *imageTransfer) run(ctx context.Context, root Descriptor, data []byte, ref string) (transferResult, error) {
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancel(withThrottle(ctx, t.budget))
 	defer cancel()
 	node, err := t.walk(ctx, root, data)
 	if err != nil {
@@ -208,16 +208,9 @@ func (t *imageTransfer) putBlobs(ctx context.Context, blobs []Descriptor) (int64
 	return moved, firstErr
 }
 
-func (t *imageTransfer) acquire(ctx context.Context) error {
-	select {
-	case t.budget <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func (t *imageTransfer) acquire(ctx context.Context) error { return t.budget.acquire(ctx) }
 
-func (t *imageTransfer) release() { <-t.budget }
+func (t *imageTransfer) release() { t.budget.release() }
 
 // postOrder lists the manifests under root, each once: children before
 // their parent, referrers after their subject.
