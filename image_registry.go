@@ -109,6 +109,12 @@ func (r *registryRepo) putBlob(ctx context.Context, d Descriptor, src imageSourc
 		}
 		return 0, err
 	}
+	if _, fromRegistry := src.(*registryRepo); fromRegistry && d.Size > u.chunkSize {
+		// Between registries: each chunk streams from the source's
+		// response into its request, hashed on the way.
+		err = u.runRemote(ctx, func(ctx context.Context, off int64) (io.ReadCloser, error) { return src.blob(ctx, d, off, false) })
+		return u.sent, err
+	}
 	body, err := src.blob(ctx, d, 0, true)
 	if err != nil {
 		u.abandon(ctx)
@@ -120,8 +126,8 @@ func (r *registryRepo) putBlob(ctx context.Context, d Descriptor, src imageSourc
 		_, err = u.runFile(ctx, lb.file, 0, true, false)
 		return u.sent, err
 	}
-	// The source verifies what it reads: a blob that does not match its
-	// digest fails the read before the upload is completed.
+	// A blob of one chunk or less goes whole, from memory; the source
+	// verifies it as it is read, before the upload is completed.
 	err = u.run(ctx, body)
 	return u.sent, err
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/containerregistry/azacr/acrtest"
@@ -270,4 +271,54 @@ func TestPushImageRefusesACorruptLayoutBeforeTheTagMoves(t *testing.T) {
 	_, err = c.PushImage(context.Background(), dir, "target", "v1", nil)
 	require.NoError(t, err)
 	require.Equal(t, img.index, describeManifest(t, srv, "target", "v1").Digest)
+}
+
+func TestCopyImageBetweenRegistriesResumesBothSides(t *testing.T) {
+	a, b := acrtest.NewServer(t, nil), acrtest.NewServer(t, nil)
+	img := seedIndex(t, a, "app", "v1", []string{"linux/amd64"}, 2, 1_000_000)
+	ca, cb := newTestClient(t, a, a.Credential()), newTestClient(t, b, b.Credential())
+	// The source cuts a blob read short; the target drops a chunk half-read.
+	a.InjectFault(acrtest.Fault{Method: http.MethodGet, Path: "/blobs/sha256:", TruncateBody: 300_000, Times: 1})
+	b.InjectFault(acrtest.Fault{Method: http.MethodPatch, Nth: 3, Reset: true, ResetAfterBytes: 100_000})
+	resp, err := ca.CopyImage(context.Background(), "app", "v1", cb, "app", "v1", &ContainerRegistryClientCopyImageOptions{ChunkSize: 256 << 10, Concurrency: 1})
+	require.NoError(t, err)
+	require.Equal(t, img.index, resp.Digest)
+	require.Equal(t, 2, a.FaultsFired()+b.FaultsFired())
+	for d, want := range img.blobs {
+		got, ok := b.Blob("app", d)
+		require.True(t, ok)
+		require.Equal(t, ComputeDigest(want), ComputeDigest(got))
+	}
+	ranged := 0
+	for _, r := range a.Requests() {
+		if r.Method == http.MethodGet && r.Header.Get("Range") != "" && r.Header.Get("Range") != "bytes=0-999999" {
+			ranged++
+		}
+	}
+	require.GreaterOrEqual(t, ranged, 1, "the source was read again from where it stopped")
+}
+
+func TestImagesWithBlobReadsRedirectedToStorage(t *testing.T) {
+	a, b := acrtest.NewServer(t, &acrtest.Options{RedirectBlobs: true}), acrtest.NewServer(t, &acrtest.Options{RedirectBlobs: true})
+	img := seedIndex(t, a, "app", "v1", []string{"linux/amd64", "linux/arm64"}, 2, 600_000)
+	ca, cb := newTestClient(t, a, a.Credential()), newTestClient(t, b, b.Credential())
+	dir := t.TempDir()
+	_, err := ca.PullImage(context.Background(), "app", "v1", dir, nil)
+	require.NoError(t, err)
+	requireLayoutHolds(t, dir, img)
+	_, err = ca.CopyImage(context.Background(), "app", "v1", cb, "app", "v1", &ContainerRegistryClientCopyImageOptions{ChunkSize: 256 << 10})
+	require.NoError(t, err)
+	for d, want := range img.blobs {
+		got, ok := b.Blob("app", d)
+		require.True(t, ok)
+		require.Equal(t, ComputeDigest(want), ComputeDigest(got))
+	}
+	storage := 0
+	for _, r := range a.Requests() {
+		if r.Host != "" && !strings.Contains(a.URL, r.Host) {
+			storage++
+			require.Empty(t, r.Header.Get("Authorization"), "no token at the storage host")
+		}
+	}
+	require.Equal(t, 2*len(img.blobs), storage, "every blob read, by the pull and by the copy, went to storage")
 }
