@@ -7,10 +7,12 @@ package azacr
 // children before parents, the root last but for its referrers.
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 )
 
@@ -236,7 +238,9 @@ func postOrder(root *manifestNode) []*manifestNode {
 }
 
 // distinctBlobs lists the blobs the manifests not yet on the target refer
-// to, each once.
+// to, each once, largest first: a transfer takes at least as long as its
+// largest blob, so that one starts at once, and the small ones fill the
+// budget around it.
 func distinctBlobs(order []*manifestNode) []Descriptor {
 	var blobs []Descriptor
 	seen := map[string]bool{}
@@ -251,6 +255,7 @@ func distinctBlobs(order []*manifestNode) []Descriptor {
 			}
 		}
 	}
+	slices.SortStableFunc(blobs, func(a, b Descriptor) int { return cmp.Compare(b.Size, a.Size) })
 	return blobs
 }
 
