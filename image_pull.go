@@ -42,6 +42,9 @@ func (c *ContainerRegistryClient) PullImage(ctx context.Context, name string, re
 	if err != nil {
 		return resp, err
 	}
+	if _, err = l.readIndex(); err != nil {
+		return resp, err // refused now, not after the download
+	}
 	src := newRegistryRepo(c, name)
 	t := newImageTransfer(src, &layoutEnd{l: l, verify: options.Repair, retry: c.retry}, opts)
 	root, data, err := src.root(ctx, reference)

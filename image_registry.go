@@ -121,7 +121,7 @@ func (r *registryRepo) putBlob(ctx context.Context, d Descriptor, src imageSourc
 		return 0, err
 	}
 	defer body.Close()
-	if lb, ok := body.(*layoutBlob); ok {
+	if lb, ok := body.(*layoutBlob); ok && d.Size > u.chunkSize {
 		// A layout's file is sent by sections and hashed meanwhile.
 		_, err = u.runFile(ctx, lb.file, 0, true, false)
 		return u.sent, err

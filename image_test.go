@@ -322,3 +322,44 @@ func TestImagesWithBlobReadsRedirectedToStorage(t *testing.T) {
 	}
 	require.Equal(t, 2*len(img.blobs), storage, "every blob read, by the pull and by the copy, went to storage")
 }
+
+func TestImageRequestsPerBlob(t *testing.T) {
+	srv := acrtest.NewServer(t, nil)
+	img := seedIndex(t, srv, "app", "v1", []string{"linux/amd64", "linux/arm64"}, 2, 1000)
+	c := newTestClient(t, srv, srv.Credential())
+	dir := t.TempDir()
+	_, err := c.PullImage(context.Background(), "app", "v1", dir, nil)
+	require.NoError(t, err)
+	blobs, manifests := len(img.blobs), 3
+	count := func() map[string]int {
+		n := map[string]int{}
+		for _, r := range srv.Requests() {
+			if strings.HasPrefix(r.Path, "/v2/") {
+				n[r.Method]++
+			}
+		}
+		srv.ResetRequests()
+		return n
+	}
+	// A push to a new repository: for each blob a mount from the
+	// repository itself (it opens the session) and the completing PUT
+	// with the bytes; then one PUT per manifest, after one HEAD of the tag.
+	srv.ResetRequests()
+	_, err = c.PushImage(context.Background(), dir, "pushed", "v1", nil)
+	require.NoError(t, err)
+	require.Equal(t, map[string]int{"HEAD": 1, "POST": blobs, "PUT": blobs + manifests}, count())
+	// A copy within the registry: one mount per blob, one GET per
+	// manifest, one PUT per manifest.
+	_, err = c.CopyImage(context.Background(), "app", "v1", c, "copied", "v1", nil)
+	require.NoError(t, err)
+	require.Equal(t, map[string]int{"GET": manifests, "HEAD": 1, "POST": blobs, "PUT": manifests}, count())
+	// A pull into a fresh layout: one GET per manifest and per blob.
+	_, err = c.PullImage(context.Background(), "app", "v1", t.TempDir(), nil)
+	require.NoError(t, err)
+	require.Equal(t, map[string]int{"GET": manifests + blobs}, count())
+	// The same pull again: the layout has it all; the tag's manifest is
+	// read to learn what it names now.
+	_, err = c.PullImage(context.Background(), "app", "v1", dir, nil)
+	require.NoError(t, err)
+	require.Equal(t, map[string]int{"GET": 1}, count())
+}
