@@ -601,3 +601,72 @@ func TestImageReferrersWithoutTheAPI(t *testing.T) {
 		t.Logf("PullImage refused: %s", firstLine(err))
 	}
 }
+
+// Library bugs these judges found. Each test fails until the library is
+// fixed; the rest of the suite does not depend on them.
+
+// TestImageBugEmptyTagIsRefused: CopyImage documents targetTag "" as a
+// copy by digest only, and PushImage documents tag "" as a push by digest
+// only, but both refuse "" with ErrInvalidTag before sending anything:
+// they validate the tag with ValidateTag, which rejects an empty tag.
+func TestImageBugEmptyTagIsRefused(t *testing.T) {
+	t.Parallel()
+	r := StartOpenRegistry(t, false)
+	ctx := t.Context()
+	img, err := random.Image(1024, 1, randomSource(900))
+	require.NoError(t, err)
+	want := mustDigest(t, img)
+	ref, opts := ggcrRef(t, r, "judges/bug:v1")
+	require.NoError(t, remote.Write(ref, img, opts...))
+	c := r.Client(t)
+
+	t.Run("CopyImage", func(t *testing.T) {
+		resp, err := c.CopyImage(ctx, "judges/bug", "v1", c, "judges/bug-copy", "", nil)
+		require.NoError(t, err, "targetTag \"\" is documented as a copy by digest only")
+		assert.Equal(t, want.String(), resp.Digest)
+		ref, opts := ggcrRef(t, r, "judges/bug-copy@"+want.String())
+		got, err := remote.Image(ref, opts...)
+		require.NoError(t, err)
+		assert.Equal(t, want, mustDigest(t, got))
+	})
+	t.Run("PushImage", func(t *testing.T) {
+		dir := t.TempDir()
+		lp, err := layout.Write(dir, empty.Index)
+		require.NoError(t, err)
+		require.NoError(t, lp.AppendImage(img, layout.WithAnnotations(map[string]string{azacr.AnnotationRefName: "solo"})))
+		resp, err := c.PushImage(ctx, dir, "judges/bug-push", "", &azacr.ContainerRegistryClientPushImageOptions{Reference: "solo"})
+		require.NoError(t, err, "tag \"\" is documented as a push by digest only")
+		assert.Equal(t, want.String(), resp.Digest)
+		ref, opts := ggcrRef(t, r, "judges/bug-push@"+want.String())
+		got, err := remote.Image(ref, opts...)
+		require.NoError(t, err)
+		assert.Equal(t, want, mustDigest(t, got))
+	})
+}
+
+// TestImageBugRepeatPullCountsNoBlobs: PullImage documents Manifests and
+// Blobs as counting "the content of the image pulled" (BytesTransferred is
+// what says how much moved). Pulled again into a layout that holds it, an
+// image still reports all its manifests, but zero blobs: the transfer
+// counts only the blobs of manifests the layout lacked.
+func TestImageBugRepeatPullCountsNoBlobs(t *testing.T) {
+	t.Parallel()
+	r := StartOpenRegistry(t, false)
+	ctx := t.Context()
+	img, err := random.Image(1024, 2, randomSource(910))
+	require.NoError(t, err)
+	ref, opts := ggcrRef(t, r, "judges/again:v1")
+	require.NoError(t, remote.Write(ref, img, opts...))
+	parts := imageParts(t, img)
+	c := r.Client(t)
+	dir := t.TempDir()
+	first, err := c.PullImage(ctx, "judges/again", "v1", dir, nil)
+	require.NoError(t, err)
+	require.Equal(t, len(parts.manifests), first.Manifests)
+	require.Equal(t, len(parts.blobs), first.Blobs)
+	again, err := c.PullImage(ctx, "judges/again", "v1", dir, nil)
+	require.NoError(t, err)
+	assert.Zero(t, again.BytesTransferred, "the layout held everything")
+	assert.Equal(t, len(parts.manifests), again.Manifests)
+	assert.Equal(t, len(parts.blobs), again.Blobs, "the image still has its config and layers")
+}
