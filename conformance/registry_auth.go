@@ -77,6 +77,10 @@ type RegistryOptions struct {
 	// grant_type=password requests without credentials (ACR's anonymous
 	// pull, PROTOCOL.md §2.4). Only meaningful with AuthToken.
 	Anonymous bool
+	// WrapRegistry, when set, wraps the registry's handler (not the token
+	// service's), inside the request log: a test adds an API distribution
+	// lacks, or watches what reaches the registry.
+	WrapRegistry func(http.Handler) http.Handler
 }
 
 // TestRegistry is a CNCF distribution registry served in-process on one
@@ -171,9 +175,13 @@ func StartRegistry(tb testing.TB, opts RegistryOptions) *TestRegistry {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	var registry http.Handler = app
+	if opts.WrapRegistry != nil {
+		registry = opts.WrapRegistry(app)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/oauth2/", issuer)
-	mux.Handle("/", app)
+	mux.Handle("/", registry)
 	srv.Config.Handler = r.Log.Middleware(mux)
 	if opts.TLS {
 		srv.StartTLS()
