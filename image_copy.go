@@ -30,7 +30,7 @@ func (c *ContainerRegistryClient) CopyImage(ctx context.Context, name string, re
 	if err = validateRepositoryReference(name, reference); err != nil {
 		return resp, err
 	}
-	if err = validateRepositoryTag(targetName, targetTag); err != nil {
+	if err = validateRepositoryOptionalTag(targetName, targetTag); err != nil {
 		return resp, err
 	}
 	opts, err := newImageOptions(options.Concurrency, options.Platforms, options.Referrers, options.ReferrerArtifactTypes, options.Progress)

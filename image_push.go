@@ -25,7 +25,7 @@ func (c *ContainerRegistryClient) PushImage(ctx context.Context, dir string, nam
 	if options == nil {
 		options = &ContainerRegistryClientPushImageOptions{}
 	}
-	if err = validateRepositoryTag(name, tag); err != nil {
+	if err = validateRepositoryOptionalTag(name, tag); err != nil {
 		return resp, err
 	}
 	opts, err := newImageOptions(options.Concurrency, nil, false, nil, options.Progress)
@@ -81,6 +81,15 @@ func pickLayoutImage(l *imageLayout, reference, tag string) (Descriptor, error) 
 		return Descriptor{}, fmt.Errorf("%w: index.json has %d entries (%s): set Reference to choose one", ErrInvalidLayout, len(idx.Manifests), describeEntries(idx.Manifests))
 	}
 	return idx.Manifests[0], nil
+}
+
+// validateRepositoryOptionalTag checks a repository name and a tag that may
+// be "" (by digest only).
+func validateRepositoryOptionalTag(name, tag string) error {
+	if tag == "" {
+		return ValidateRepository(name)
+	}
+	return validateRepositoryTag(name, tag)
 }
 
 // checkChunkSize validates an upload chunk size option and defaults it.

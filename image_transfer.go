@@ -135,7 +135,7 @@ func (t *imageTransfer) run(ctx context.Context, root Descriptor, data []byte, r
 	order := postOrder(node)
 	blobs := distinctBlobs(order)
 	t.report.total = sizeOf(order, blobs)
-	res := transferResult{root: node.desc, manifests: len(order), blobs: len(blobs)}
+	res := transferResult{root: node.desc, manifests: len(order), blobs: countBlobs(order)}
 	for _, n := range order {
 		for _, r := range n.referrers {
 			res.referrers = append(res.referrers, r.desc)
@@ -257,6 +257,18 @@ func distinctBlobs(order []*manifestNode) []Descriptor {
 	}
 	slices.SortStableFunc(blobs, func(a, b Descriptor) int { return cmp.Compare(b.Size, a.Size) })
 	return blobs
+}
+
+// countBlobs is how many distinct blobs the image has, on the target
+// already or not.
+func countBlobs(order []*manifestNode) int {
+	seen := map[string]bool{}
+	for _, n := range order {
+		for _, b := range n.refs.blobs {
+			seen[b.Digest] = true
+		}
+	}
+	return len(seen)
 }
 
 // sizeOf is the bytes of a transfer: its blobs and manifests.

@@ -442,8 +442,7 @@ func (p ggcrParts) addImage(t *testing.T, img v1.Image) {
 	}
 }
 
-func (p ggcrParts) manifestBytes() int64 { return sum(p.manifests) }
-func (p ggcrParts) totalBytes() int64    { return sum(p.manifests) + sum(p.blobs) }
+func (p ggcrParts) blobBytes() int64 { return sum(p.blobs) }
 
 func sum(m map[v1.Hash]int64) int64 {
 	var n int64
