@@ -23,8 +23,19 @@ type testImage struct {
 // layers of layerSize bytes (seeded, so distinct per platform).
 func seedIndex(t *testing.T, srv *acrtest.Server, repo, tag string, platforms []string, layers, layerSize int) testImage {
 	t.Helper()
+	sizes := make([]int, layers)
+	for i := range sizes {
+		sizes[i] = layerSize
+	}
+	return seedIndexLayers(t, srv, repo, tag, platforms, sizes, int64(len(repo)+len(tag)*7+layers*13+layerSize))
+}
+
+// seedIndexLayers is seedIndex with a layer of each size in sizes per
+// platform, their bytes drawn from a generator seeded with seed.
+func seedIndexLayers(t *testing.T, srv *acrtest.Server, repo, tag string, platforms []string, sizes []int, seed int64) testImage {
+	t.Helper()
 	img := testImage{platforms: map[string]string{}, blobs: map[string][]byte{}}
-	rng := rand.New(rand.NewSource(int64(len(repo) + len(tag)*7 + layers*13 + layerSize)))
+	rng := rand.New(rand.NewSource(seed))
 	idx := ImageIndex{SchemaVersion: 2, MediaType: string(ContentTypeApplicationVndOCIImageIndexV1JSON)}
 	for _, p := range platforms {
 		pl, err := parsePlatforms([]string{p})
@@ -34,8 +45,8 @@ func seedIndex(t *testing.T, srv *acrtest.Server, repo, tag string, platforms []
 		require.NoError(t, err)
 		m := ImageManifest{SchemaVersion: 2, MediaType: string(ContentTypeApplicationVndOCIImageManifestV1JSON),
 			Config: img.put(srv, repo, "application/vnd.oci.image.config.v1+json", config)}
-		for i := 0; i < layers; i++ {
-			data := make([]byte, layerSize)
+		for _, size := range sizes {
+			data := make([]byte, size)
 			rng.Read(data)
 			m.Layers = append(m.Layers, img.put(srv, repo, "application/vnd.oci.image.layer.v1.tar", data))
 		}
