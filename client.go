@@ -325,18 +325,7 @@ func (c *ContainerRegistryClient) GetManifest(ctx context.Context, name string, 
 	if err = ValidateReference(reference); err != nil {
 		return resp, err
 	}
-	req, err := newRequest(streamed(ctx), c.endpoint, http.MethodGet, manifestPath(name, reference), repositoryScope(name, "pull"))
-	if err != nil {
-		return resp, err
-	}
-	req.Raw().Header.Set("Accept", manifestAccept)
-	runtime.SkipBodyDownload(req) // read below, with a cap
-	httpResp, err := c.send(req, http.StatusOK)
-	if err != nil {
-		return resp, err
-	}
-	defer httpResp.Body.Close()
-	data, err := readManifest(httpResp)
+	httpResp, data, err := c.fetchManifestRetrying(ctx, name, reference)
 	if err != nil {
 		return resp, err
 	}
@@ -362,6 +351,52 @@ func (c *ContainerRegistryClient) GetManifest(ctx context.Context, name string, 
 	return resp, nil
 }
 
+// manifestBodyCut is a manifest response whose body broke off: the
+// connection dropped, or fewer bytes came than Content-Length said.
+type manifestBodyCut struct{ error }
+
+func (e manifestBodyCut) Unwrap() error { return e.error }
+
+// fetchManifestRetrying is fetchManifest, sent again when the body broke
+// off: azcore's retry policy had returned the response by then, so the
+// caller's retry options are applied here.
+func (c *ContainerRegistryClient) fetchManifestRetrying(ctx context.Context, name, reference string) (*http.Response, []byte, error) {
+	for try := 1; ; try++ {
+		resp, data, err := c.fetchManifest(ctx, name, reference)
+		var cut manifestBodyCut
+		if err == nil || !errors.As(err, &cut) {
+			return resp, data, err
+		}
+		wait, ok := c.retry.next(ctx, try, nil, cut.error)
+		if !ok {
+			return nil, nil, err
+		}
+		if serr := sleepCtx(ctx, wait); serr != nil {
+			return nil, nil, serr
+		}
+	}
+}
+
+// fetchManifest sends one manifest GET and reads its body, capped.
+func (c *ContainerRegistryClient) fetchManifest(ctx context.Context, name, reference string) (*http.Response, []byte, error) {
+	req, err := newRequest(streamed(ctx), c.endpoint, http.MethodGet, manifestPath(name, reference), repositoryScope(name, "pull"))
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Raw().Header.Set("Accept", manifestAccept)
+	runtime.SkipBodyDownload(req) // read below, with a cap
+	httpResp, err := c.send(req, http.StatusOK)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer httpResp.Body.Close()
+	data, err := readManifest(httpResp)
+	if err != nil {
+		return nil, nil, fmt.Errorf("azacr: reading manifest %s of %s: %w", reference, name, err)
+	}
+	return httpResp, data, nil
+}
+
 // readManifest reads a manifest body of at most MaxManifestSize bytes.
 func readManifest(resp *http.Response) ([]byte, error) {
 	if resp.ContentLength > MaxManifestSize {
@@ -369,13 +404,13 @@ func readManifest(resp *http.Response) ([]byte, error) {
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxManifestSize+1))
 	if err != nil {
-		return nil, err
+		return nil, manifestBodyCut{err}
 	}
 	if len(data) > MaxManifestSize {
 		return nil, ErrManifestTooLarge
 	}
 	if resp.ContentLength >= 0 && int64(len(data)) != resp.ContentLength {
-		return nil, fmt.Errorf("%w: got %d bytes of a %d-byte manifest", ErrSizeMismatch, len(data), resp.ContentLength)
+		return nil, manifestBodyCut{fmt.Errorf("%w: got %d bytes of a %d-byte manifest", ErrSizeMismatch, len(data), resp.ContentLength)}
 	}
 	return data, nil
 }

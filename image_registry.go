@@ -123,7 +123,9 @@ func (r *registryRepo) putBlob(ctx context.Context, d Descriptor, src imageSourc
 	defer body.Close()
 	if lb, ok := body.(*layoutBlob); ok && d.Size > u.chunkSize {
 		// A layout's file is sent by sections and hashed meanwhile.
-		_, err = u.runFile(ctx, lb.file, 0, true, false)
+		if _, err = u.runFile(ctx, lb.file, 0, true, false); errors.Is(err, ErrDigestMismatch) {
+			err = fmt.Errorf("%w: blob %s: %w", ErrInvalidLayout, d.Digest, err)
+		}
 		return u.sent, err
 	}
 	// A blob of one chunk or less goes whole, from memory; the source

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/containerregistry/azacr/acrtest"
 	"github.com/stretchr/testify/require"
@@ -362,4 +363,21 @@ func TestImageRequestsPerBlob(t *testing.T) {
 	_, err = c.PullImage(context.Background(), "app", "v1", dir, nil)
 	require.NoError(t, err)
 	require.Equal(t, map[string]int{"GET": 1}, count())
+}
+
+func TestPullImageRemovesStaleTempFiles(t *testing.T) {
+	srv := acrtest.NewServer(t, nil)
+	seedIndex(t, srv, "app", "v1", []string{"linux/amd64"}, 1, 100)
+	c := newTestClient(t, srv, srv.Credential())
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "ingest"), 0o755))
+	stale, fresh := filepath.Join(dir, "ingest", "tmp-0011223344556677"), filepath.Join(dir, "ingest", "tmp-8899aabbccddeeff")
+	require.NoError(t, os.WriteFile(stale, []byte("{"), 0o644))
+	require.NoError(t, os.WriteFile(fresh, []byte("{"), 0o644))
+	old := time.Now().Add(-25 * time.Hour)
+	require.NoError(t, os.Chtimes(stale, old, old))
+	_, err := c.PullImage(context.Background(), "app", "v1", dir, nil)
+	require.NoError(t, err)
+	require.NoFileExists(t, stale, "a writer killed a day ago left it")
+	require.FileExists(t, fresh, "it may be another writer's, at work now")
 }

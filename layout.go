@@ -31,6 +31,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 )
 
 // ErrInvalidLayout is wrapped by the errors for a directory that is not a
@@ -80,6 +81,7 @@ func createLayout(dir string) (*imageLayout, error) {
 		return nil, err
 	}
 	l := &imageLayout{dir: dir}
+	l.removeStaleTemps()
 	_, err := os.Stat(filepath.Join(dir, layoutFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		err = l.writeAtomically(filepath.Join(dir, layoutFile), []byte(`{"imageLayoutVersion":"`+layoutVersion+`"}`))
@@ -88,6 +90,21 @@ func createLayout(dir string) (*imageLayout, error) {
 		return nil, err
 	}
 	return openLayout(dir)
+}
+
+// staleTemp is the age past which a file being written in ingest/ is
+// taken for one whose writer died (killed between writing and renaming).
+const staleTemp = 24 * time.Hour
+
+// removeStaleTemps removes what interrupted writers left in ingest/.
+// Partial downloads stay: the next pull continues them.
+func (l *imageLayout) removeStaleTemps() {
+	temps, _ := filepath.Glob(filepath.Join(l.dir, ingestDir, "tmp-*"))
+	for _, p := range temps {
+		if info, err := os.Lstat(p); err == nil && time.Since(info.ModTime()) > staleTemp {
+			os.Remove(p)
+		}
+	}
 }
 
 // blobPath is where the blob with digest d lives. d is a valid digest
