@@ -310,7 +310,10 @@ func (c *BlobClient) MountBlob(ctx context.Context, name string, from string, di
 		return resp, err
 	}
 	q := url.Values{"from": {from}, "mount": {digest}}
-	scope := authScope(string(repositoryScope(name, "pull", "push")) + " " + string(repositoryScope(from, "pull")))
+	scope := repositoryScope(name, "pull", "push")
+	if from != name {
+		scope += " " + repositoryScope(from, "pull")
+	}
 	req, err := newRequest(ctx, c.endpoint, http.MethodPost, "/v2/"+escapePath(name)+"/blobs/uploads/?"+q.Encode(), scope)
 	if err != nil {
 		return resp, err

@@ -34,6 +34,7 @@ type ContainerRegistryClient struct {
 	internal *azcore.Client
 	endpoint *url.URL
 	auth     *authenticationPolicy
+	retry    retryRules
 }
 
 // NewContainerRegistryClient creates a client for the registry at endpoint,
@@ -53,7 +54,13 @@ func NewContainerRegistryClient(endpoint string, cred azcore.TokenCredential, op
 	if err != nil {
 		return nil, err
 	}
-	return &ContainerRegistryClient{internal: c, endpoint: ep, auth: auth}, nil
+	return &ContainerRegistryClient{internal: c, endpoint: ep, auth: auth, retry: newRetryRules(options.ClientOptions.Retry)}, nil
+}
+
+// blobClient is a BlobClient on c's pipeline and token cache, for the
+// whole-image calls.
+func (c *ContainerRegistryClient) blobClient() *BlobClient {
+	return &BlobClient{internal: c.internal, endpoint: c.endpoint, auth: c.auth, retry: c.retry}
 }
 
 func (c *ContainerRegistryClient) send(req *policy.Request, statuses ...int) (*http.Response, error) {

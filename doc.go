@@ -1,7 +1,7 @@
 /*
 Package azacr is the client module for Azure Container Registry (ACR): it
-lists and manages a registry's repositories, tags and manifests, and pushes
-and pulls images and OCI artifacts, blob by blob.
+lists and manages a registry's repositories, tags and manifests, and pushes,
+pulls and copies images and OCI artifacts, whole or blob by blob.
 
 # Clients
 
@@ -90,6 +90,22 @@ returns the exact bytes, verified against their digest, which
 [ImageManifest] or an [ImageIndex]; [ContainerRegistryClient.UploadManifest] stores one under a
 tag or its digest. Upload the blobs a manifest names before the manifest.
 
+Whole images, on ContainerRegistryClient:
+
+  - [ContainerRegistryClient.PullImage] downloads an image (an index with
+    every platform, or the platforms chosen) into an OCI image layout
+    directory, with its referrers when asked;
+  - [ContainerRegistryClient.PushImage] uploads an image from an OCI image
+    layout;
+  - [ContainerRegistryClient.CopyImage] copies an image to another
+    repository or registry, mounting blobs within a registry.
+
+They preserve digests, check everything they read against its digest,
+store children before parents (the tag last), share one concurrency
+budget between every platform's blobs, and send nothing when the target
+already has the image. A layout they write always reopens, whatever
+interrupts them, and a pull run again continues where it stopped.
+
 Blobs, on BlobClient:
 
   - [BlobClient.UploadBlob] uploads from any io.Reader in one call,
@@ -132,7 +148,10 @@ errors.Is:
     end, so reading to io.EOF means the bytes are right;
   - [ErrManifestTooLarge]: a manifest over 4 MiB, in either direction;
   - [ErrInvalidLocation] and [ErrInvalidLink]: an upload URL or a paging
-    link from the registry that is malformed or points to another host.
+    link from the registry that is malformed or points to another host;
+  - [ErrPlatformNotFound]: a platform asked of a whole-image transfer that
+    the image lacks; [ErrInvalidLayout]: a directory that is not an OCI
+    image layout, or one whose content does not match its digests.
 
 # Limits
 

@@ -1079,3 +1079,96 @@ func TestReadmeAcrtest(t *testing.T) {
 		t.Fatalf("the fault fired %d times, want 1", srv.FaultsFired())
 	}
 }
+
+// Download images: the whole image (every platform of an index, with
+// configs and layers) into an OCI image layout, which tools such as
+// oras, crane, skopeo and containerd read.
+func ExampleContainerRegistryClient_PullImage() {
+	// setup
+	srv := exServer(nil)
+	defer srv.Close()
+	client := exClient(srv)
+	exImage(srv, "hello-world", "v1", "hello")
+	dir, err := os.MkdirTemp("", "layout")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	// end setup
+	ctx := context.Background()
+	resp, err := client.PullImage(ctx, "hello-world", "v1", dir, &azacr.ContainerRegistryClientPullImageOptions{
+		// Leave Platforms empty for every platform of an index.
+		Platforms: []string{"linux/amd64"},
+		Progress: func(p azacr.ImageProgress) {
+			if p.TotalTransferred == p.Total {
+				fmt.Printf("%d bytes\n", p.Total)
+			}
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("pulled", resp.Digest, "with", resp.Blobs, "blobs")
+	// Output:
+	// 476 bytes
+	// pulled sha256:8a2d898df57047246035e19407fd74f8f37afc29d44febea7e3275b7979f3ba3 with 2 blobs
+}
+
+// Upload images: an image from an OCI image layout, here the one
+// PullImage wrote; layouts written by oras, crane or buildx work the
+// same. PushImage sends only what the repository lacks, children first,
+// and the tag last.
+func ExampleContainerRegistryClient_PushImage() {
+	// setup
+	srv := exServer(nil)
+	defer srv.Close()
+	client := exClient(srv)
+	exImage(srv, "hello-world", "v1", "hello")
+	dir, err := os.MkdirTemp("", "layout")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	if _, err := client.PullImage(context.Background(), "hello-world", "v1", dir, nil); err != nil {
+		log.Fatal(err)
+	}
+	// end setup
+	ctx := context.Background()
+	resp, err := client.PushImage(ctx, dir, "backup/hello-world", "v1", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("pushed", resp.Digest)
+
+	// Again: the repository has it under the tag, so nothing is sent.
+	resp, err = client.PushImage(ctx, dir, "backup/hello-world", "v1", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("up to date:", resp.UpToDate)
+	// Output:
+	// pushed sha256:8a2d898df57047246035e19407fd74f8f37afc29d44febea7e3275b7979f3ba3
+	// up to date: true
+}
+
+// Copy images: within a registry every blob is mounted, so no layer
+// bytes move; between registries (target is another client) they stream
+// from one to the other. Referrers brings signatures and SBOMs along.
+func ExampleContainerRegistryClient_CopyImage() {
+	// setup
+	srv := exServer(nil)
+	defer srv.Close()
+	client := exClient(srv)
+	image := exImage(srv, "hello-world", "v1", "hello")
+	exSignature(srv, "hello-world", "application/vnd.cncf.notary.signature", image)
+	// end setup
+	ctx := context.Background()
+	resp, err := client.CopyImage(ctx, "hello-world", "v1", client, "mirror/hello-world", "v1",
+		&azacr.ContainerRegistryClientCopyImageOptions{Referrers: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("copied", resp.Digest, "with", resp.Manifests-1, "referrer")
+	// Output:
+	// copied sha256:8a2d898df57047246035e19407fd74f8f37afc29d44febea7e3275b7979f3ba3 with 1 referrer
+}

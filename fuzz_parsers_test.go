@@ -146,3 +146,36 @@ func FuzzDecodeManifest(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseManifest: whatever a registry or a layout holds, parseManifest
+// returns only descriptors a transfer can follow (valid digests, sizes in
+// range) or an error; platforms and subset indexes never panic.
+func FuzzParseManifest(f *testing.F) {
+	d := "sha256:" + strings.Repeat("a", 64)
+	for _, s := range []string{
+		`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"a","digest":"` + d + `","size":1},"layers":[{"digest":"` + d + `","size":-1}]}`,
+		`{"schemaVersion":2,"manifests":[{"mediaType":"a","digest":"` + d + `","size":1,"platform":{"architecture":"amd64","os":"linux"}}]}`,
+		`{"blobs":[{"digest":"` + d + `","size":3,"urls":["x"],"mediaType":"foreign"}]}`,
+		`{`, `null`, `[]`, `{"config":null,"manifests":null}`,
+	} {
+		f.Add("", []byte(s))
+		f.Add(string(ContentTypeApplicationVndOCIImageIndexV1JSON), []byte(s))
+	}
+	f.Fuzz(func(t *testing.T, mediaType string, data []byte) {
+		r, err := parseManifest(mediaType, data)
+		if err != nil {
+			return
+		}
+		for _, b := range append(r.blobs, r.manifests...) {
+			if !isDigest(b.Digest) || b.Size < 0 || b.Size > maxBlobSize {
+				t.Fatalf("parseManifest let through %+v", b)
+			}
+		}
+		filters, _ := parsePlatforms([]string{"linux/amd64", "linux/arm64/v8"})
+		if chosen, err := choosePlatforms(r.manifests, filters); err == nil {
+			if _, err := subsetIndex(data, chosen); err != nil && json.Valid(data) {
+				t.Fatalf("subsetIndex of a valid document: %v", err)
+			}
+		}
+	})
+}

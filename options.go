@@ -296,3 +296,90 @@ type BlobClientCheckBlobExistsOptions struct {
 type BlobClientDeleteBlobOptions struct {
 	// placeholder for future optional parameters
 }
+
+// ImageProgress reports the progress of PullImage, PushImage or
+// CopyImage. Calls come one at a time, from the transfer's goroutines;
+// keep them short.
+type ImageProgress struct {
+	// Descriptor is the blob or manifest this report is about.
+	Descriptor Descriptor
+	// Transferred is how many of its bytes are done: Descriptor.Size once
+	// it is stored, or found on the target already.
+	Transferred int64
+	// TotalTransferred is how many bytes of the whole transfer are done.
+	TotalTransferred int64
+	// Total is the size of the whole transfer: every blob and manifest
+	// still to store, known once the manifests are read.
+	Total int64
+}
+
+// ContainerRegistryClientPullImageOptions contains the optional parameters
+// for ContainerRegistryClient.PullImage.
+type ContainerRegistryClientPullImageOptions struct {
+	// Concurrency is how many blobs and manifests move at once, for all
+	// platforms together; zero means DefaultImageConcurrency, at most
+	// MaxConcurrency.
+	Concurrency int
+	// Platforms chooses platforms of an index, as "os/arch" (any variant)
+	// or "os/arch/variant"; empty means every entry. One platform chosen
+	// is pulled as its own image manifest (digest unchanged); several,
+	// as a new index of just those. A platform the image lacks is an error
+	// wrapping ErrPlatformNotFound that lists the platforms it has.
+	Platforms []string
+	// Referrers also pulls the artifacts (signatures, SBOMs) that refer to
+	// the image and to each manifest under it, recursively; index.json
+	// lists them, unnamed.
+	Referrers bool
+	// ReferrerArtifactTypes, when not empty, keeps only referrers of these
+	// artifact types.
+	ReferrerArtifactTypes []string
+	// Repair hashes every blob the layout already holds instead of
+	// trusting its name and size, and fetches again any that fails.
+	Repair bool
+	// Progress, when set, is called as bytes arrive.
+	Progress func(ImageProgress)
+}
+
+// ContainerRegistryClientPushImageOptions contains the optional parameters
+// for ContainerRegistryClient.PushImage.
+type ContainerRegistryClientPushImageOptions struct {
+	// Concurrency is as for PullImage.
+	Concurrency int
+	// Reference picks the image in the layout's index.json: the value of
+	// an entry's org.opencontainers.image.ref.name annotation, or a
+	// digest. Empty means the entry named like the tag, else the only
+	// entry.
+	Reference string
+	// ChunkSize is the size of each upload request, as for
+	// BlobClient.UploadBlob.
+	ChunkSize int64
+	// Repair pushes every blob and manifest even when the repository
+	// already has the image under the tag, mending what it lacks.
+	Repair bool
+	// Progress, when set, is called as bytes are sent.
+	Progress func(ImageProgress)
+}
+
+// ContainerRegistryClientCopyImageOptions contains the optional parameters
+// for ContainerRegistryClient.CopyImage.
+type ContainerRegistryClientCopyImageOptions struct {
+	// Concurrency is as for PullImage.
+	Concurrency int
+	// Platforms is as for PullImage.
+	Platforms []string
+	// Referrers also copies the artifacts that refer to the image and to
+	// each manifest under it, recursively.
+	Referrers bool
+	// ReferrerArtifactTypes, when not empty, keeps only referrers of these
+	// artifact types.
+	ReferrerArtifactTypes []string
+	// ChunkSize is the size of each upload request, as for
+	// BlobClient.UploadBlob. A copy holds about two chunks per blob in
+	// flight, whatever the blob sizes.
+	ChunkSize int64
+	// Repair copies every blob and manifest even when the target already
+	// has the image under the tag, mending what it lacks.
+	Repair bool
+	// Progress, when set, is called as bytes move.
+	Progress func(ImageProgress)
+}

@@ -86,7 +86,7 @@ func newPipelineClient(endpoint string, cred azcore.TokenCredential, clientOptio
 	client, err := azcore.NewClient(moduleName, moduleVersion, runtime.PipelineOptions{
 		AllowedHeaders:         loggedHeaders,
 		AllowedQueryParameters: loggedQueryParameters,
-		PerRetry:               []policy.Policy{auth, sendPolicy{}},
+		PerRetry:               []policy.Policy{throttlePolicy{}, auth, sendPolicy{}},
 		Tracing:                runtime.TracingOptions{Namespace: "Microsoft.ContainerRegistry"},
 	}, &opts)
 	if err != nil {

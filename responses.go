@@ -229,3 +229,52 @@ type BlobClientCheckBlobExistsResponse struct {
 type BlobClientDeleteBlobResponse struct {
 	// placeholder for future response values
 }
+
+// ContainerRegistryClientPullImageResponse is the result of
+// ContainerRegistryClient.PullImage.
+type ContainerRegistryClientPullImageResponse struct {
+	// Digest is the digest of the root manifest pulled.
+	Digest string
+	// MediaType is the root manifest's media type.
+	MediaType string
+	// Manifests and Blobs count the content of the image pulled.
+	Manifests, Blobs int
+	// BytesTransferred is how many blob bytes were downloaded (manifests
+	// aside): fewer than the image's when the layout held part of it.
+	BytesTransferred int64
+}
+
+// ContainerRegistryClientPushImageResponse is the result of
+// ContainerRegistryClient.PushImage.
+type ContainerRegistryClientPushImageResponse struct {
+	// Digest is the digest of the root manifest pushed.
+	Digest string
+	// MediaType is the root manifest's media type.
+	MediaType string
+	// Manifests and Blobs count the content of the image pushed.
+	Manifests, Blobs int
+	// BytesTransferred is how many blob bytes were uploaded (manifests
+	// aside): blobs the repository had, or could mount, cost none.
+	BytesTransferred int64
+	// UpToDate is true when the repository already had the image under
+	// the tag and nothing was sent.
+	UpToDate bool
+}
+
+// ContainerRegistryClientCopyImageResponse is the result of
+// ContainerRegistryClient.CopyImage.
+type ContainerRegistryClientCopyImageResponse struct {
+	// Digest is the digest of the root manifest copied.
+	Digest string
+	// MediaType is the root manifest's media type.
+	MediaType string
+	// Manifests and Blobs count the content of the image copied.
+	Manifests, Blobs int
+	// BytesTransferred is how many blob bytes were uploaded to the target
+	// (manifests aside): none when every blob was mounted, as within a
+	// registry.
+	BytesTransferred int64
+	// UpToDate is true when the target already had the image under the
+	// tag and nothing was sent.
+	UpToDate bool
+}

@@ -9,7 +9,8 @@
 // and delete: the AcrPush and AcrDelete roles on the registry (or, on a
 // registry with ABAC repository permissions, "Container Registry Repository
 // Contributor" on the samples/hello repository), and AcrPull for the
-// listing. The program creates samples/hello:v1 and removes it at the end.
+// listing. The program creates samples/hello:v1 (and copies of it in
+// samples/hello-backup and samples/hello-mirror) and removes them at the end.
 // QUICKSTART_LAYER_MIB=64 pushes and pulls a layer of that size, showing
 // transfer progress.
 package main
@@ -22,7 +23,6 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -115,8 +115,10 @@ func main() {
 	check(err)
 	fmt.Println("unlocked tag v1")
 
-	// 4. Download the image: the manifest, then each blob, every one
-	// verified against its digest, into a temporary directory.
+	// 4. The whole image: pull it into an OCI image layout (every blob
+	// verified against its digest), push it from there to another
+	// repository, and copy it within the registry, where its blobs are
+	// mounted rather than sent.
 	got, err := client.GetManifest(ctx, repository, "v1", nil)
 	check(err)
 	m, err := got.DecodeImageManifest()
@@ -124,14 +126,15 @@ func main() {
 	dir, err := os.MkdirTemp("", "azacr-quickstart-")
 	check(err)
 	defer os.RemoveAll(dir)
-	for _, d := range append([]azacr.Descriptor{m.Config}, m.Layers...) {
-		f, err := os.Create(filepath.Join(dir, strings.ReplaceAll(d.Digest, ":", "-")))
-		check(err)
-		res, err := blobs.DownloadBlob(ctx, repository, d.Digest, f, &azacr.BlobClientDownloadBlobOptions{Concurrency: 4, Progress: progress("downloading")})
-		check(err)
-		check(f.Close())
-		fmt.Printf("downloaded %s (%d bytes, verified)\n", d.Digest, res.Size)
-	}
+	pulled, err := client.PullImage(ctx, repository, "v1", dir, &azacr.ContainerRegistryClientPullImageOptions{Progress: imageProgress("downloading")})
+	check(err)
+	fmt.Printf("pulled %s:v1 into an OCI image layout (%d blobs, %d bytes, verified)\n", repository, pulled.Blobs, pulled.BytesTransferred)
+	pushed, err := client.PushImage(ctx, dir, repository+"-backup", "v1", nil)
+	check(err)
+	fmt.Printf("pushed the layout to %s-backup:v1 (%s)\n", repository, pushed.Digest)
+	copied, err := client.CopyImage(ctx, repository, "v1", client, repository+"-mirror", "v1", nil)
+	check(err)
+	fmt.Printf("copied %s:v1 to %s-mirror:v1, %d blob bytes sent (every blob mounted)\n", repository, repository, copied.BytesTransferred)
 
 	// 5. The Azure SDK READMEs' "delete images" story: push three newer
 	// versions, then delete every image older than the newest three (v1
@@ -169,6 +172,11 @@ func main() {
 		check(err)
 		fmt.Printf("deleted blob %s\n", d.Digest)
 	}
+	for _, r := range []string{repository + "-backup", repository + "-mirror"} {
+		_, err := client.DeleteRepository(ctx, r, nil)
+		check(err)
+		fmt.Printf("deleted repository %s\n", r)
+	}
 }
 
 // connect picks the registry: a real one from the environment, or an
@@ -203,6 +211,12 @@ func progress(verb string) func(done, total int64) {
 		last = done
 		fmt.Printf("  %s: %d of %d MiB\n", verb, done>>20, total>>20)
 	}
+}
+
+// imageProgress reports a whole-image transfer as progress does a blob.
+func imageProgress(verb string) func(azacr.ImageProgress) {
+	report := progress(verb)
+	return func(p azacr.ImageProgress) { report(p.TotalTransferred, p.Total) }
 }
 
 func tagList(tags []*string) string {

@@ -29,7 +29,7 @@ func TestQuickstart(t *testing.T) {
 	got := <-out
 	for _, step := range []string{
 		"uploaded manifest", "listing tags anonymously", "tag: v1", "delete refused with 403 DENIED",
-		"unlocked tag v1", "(12 bytes, verified)", "older than the newest three", "deleted v2, v3 and v4", "deleted blob",
+		"unlocked tag v1", "into an OCI image layout (2 blobs", "pushed the layout", ", 0 blob bytes sent (every blob mounted)", "older than the newest three", "deleted v2, v3 and v4", "deleted blob", "deleted repository samples/hello-mirror",
 	} {
 		if !strings.Contains(got, step) {
 			t.Errorf("the quickstart's output lacks %q:\n%s", step, got)

@@ -1,0 +1,78 @@
+package azacr
+
+// An OCI image layout as the source (PushImage) or the target (PullImage)
+// of a whole-image transfer.
+
+import (
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+)
+
+// layoutEnd is a layout read from or written to by a transfer.
+type layoutEnd struct {
+	l *imageLayout
+	// verify has blobs the layout holds hashed before they count as
+	// held (the Repair option); else their size is checked.
+	verify bool
+	retry  retryRules
+}
+
+func (e *layoutEnd) manifest(_ context.Context, d Descriptor) ([]byte, error) {
+	return e.l.readManifest(d)
+}
+
+func (e *layoutEnd) blob(_ context.Context, d Descriptor, off int64, verify bool) (io.ReadCloser, error) {
+	b, err := e.l.open(d)
+	if err != nil || verify && off == 0 {
+		return b, err
+	}
+	// Only a read from the start can be verified; a later part is plain.
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.NewSectionReader(b.file, off, d.Size-off), b.file}, nil
+}
+
+// referrers: a layout is pushed with what its index names, not searched.
+func (e *layoutEnd) referrers(context.Context, Descriptor) ([]Descriptor, error) { return nil, nil }
+
+// localManifest returns d's manifest when the layout holds it, verified.
+// A layout written by this package holds a manifest only once everything
+// it refers to is there; a manifest that fails verification is removed.
+func (e *layoutEnd) localManifest(d Descriptor) ([]byte, bool) {
+	if e.verify {
+		return nil, false // Repair: walk everything, trust nothing
+	}
+	data, err := e.l.readManifest(d)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			e.l.has(d, true) // removes it when it is not d
+		}
+		return nil, false
+	}
+	return data, true
+}
+
+// putBlob downloads d into the layout unless it holds it, continuing a
+// partial download of an earlier attempt.
+func (e *layoutEnd) putBlob(ctx context.Context, d Descriptor, src imageSource, progress func(int64)) (int64, error) {
+	if ok, err := e.l.has(d, e.verify); ok || err != nil {
+		if ok {
+			progress(d.Size)
+		}
+		return 0, err
+	}
+	fetch := func(ctx context.Context, off int64) (io.ReadCloser, error) { return src.blob(ctx, d, off, false) }
+	return e.l.ingest(ctx, d, fetch, e.retry, progress)
+}
+
+// putManifest stores the manifest as a blob of the layout; index.json is
+// the caller's, once the whole image is there.
+func (e *layoutEnd) putManifest(_ context.Context, d Descriptor, data []byte, _ string) error {
+	if ok, err := e.l.has(d, true); ok || err != nil {
+		return err
+	}
+	return e.l.writeBlob(d, data)
+}

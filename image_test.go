@@ -1,0 +1,273 @@
+package azacr
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/containerregistry/azacr/acrtest"
+	"github.com/stretchr/testify/require"
+)
+
+// readLayoutIndex reads a layout's index.json.
+func readLayoutIndex(t *testing.T, dir string) ImageIndex {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, "index.json"))
+	require.NoError(t, err)
+	var idx ImageIndex
+	require.NoError(t, json.Unmarshal(data, &idx))
+	return idx
+}
+
+// requireLayoutHolds checks that every blob of img is in the layout with
+// its exact bytes.
+func requireLayoutHolds(t *testing.T, dir string, img testImage) {
+	t.Helper()
+	l, err := openLayout(dir)
+	require.NoError(t, err)
+	for d, want := range img.blobs {
+		got, err := os.ReadFile(l.blobPath(d))
+		require.NoError(t, err, d)
+		require.Equal(t, ComputeDigest(want), ComputeDigest(got), "blob %s", d)
+	}
+}
+
+func TestPullImageWritesEveryPlatformIntoALayout(t *testing.T) {
+	srv := acrtest.NewServer(t, nil)
+	img := seedIndex(t, srv, "app", "v1", []string{"linux/amd64", "linux/arm64"}, 3, 10_000)
+	c := newTestClient(t, srv, srv.Credential())
+	dir := t.TempDir()
+	var last ImageProgress
+	resp, err := c.PullImage(context.Background(), "app", "v1", dir, &ContainerRegistryClientPullImageOptions{Progress: func(p ImageProgress) { last = p }})
+	require.NoError(t, err)
+	require.Equal(t, img.index, resp.Digest)
+	require.Equal(t, 3, resp.Manifests)
+	require.Equal(t, 8, resp.Blobs)
+	require.Equal(t, img.size-img.manifestBytes(), resp.BytesTransferred)
+	require.Equal(t, img.size, last.Total)
+	require.Equal(t, img.size, last.TotalTransferred)
+	requireLayoutHolds(t, dir, img)
+	idx := readLayoutIndex(t, dir)
+	require.Len(t, idx.Manifests, 1)
+	require.Equal(t, img.index, idx.Manifests[0].Digest)
+	require.Equal(t, "v1", idx.Manifests[0].Annotations[AnnotationRefName])
+}
+
+func TestPushImageSendsWhatALayoutHolds(t *testing.T) {
+	srv := acrtest.NewServer(t, nil)
+	img := seedIndex(t, srv, "app", "v1", []string{"linux/amd64", "linux/arm64"}, 2, 5_000)
+	c := newTestClient(t, srv, srv.Credential())
+	dir := t.TempDir()
+	_, err := c.PullImage(context.Background(), "app", "v1", dir, nil)
+	require.NoError(t, err)
+
+	resp, err := c.PushImage(context.Background(), dir, "copy", "v1", nil)
+	require.NoError(t, err)
+	require.Equal(t, img.index, resp.Digest)
+	require.False(t, resp.UpToDate)
+	require.Equal(t, img.index, describeManifest(t, srv, "copy", "v1").Digest)
+	for p, d := range img.platforms {
+		_, _, ok := srv.Manifest("copy", d)
+		require.True(t, ok, p)
+	}
+
+	// Again: the tag holds the digest, one HEAD says so.
+	srv.ResetRequests()
+	resp, err = c.PushImage(context.Background(), dir, "copy", "v1", nil)
+	require.NoError(t, err)
+	require.True(t, resp.UpToDate)
+	require.LessOrEqual(t, srv.CountRequests(http.MethodHead, "/v2/")+srv.CountRequests(http.MethodGet, "/v2/")+srv.CountRequests(http.MethodPut, "/v2/")+srv.CountRequests(http.MethodPost, "/v2/")+srv.CountRequests(http.MethodPatch, "/v2/"), 1)
+}
+
+func TestCopyImageWithinARegistryMountsEveryBlob(t *testing.T) {
+	srv := acrtest.NewServer(t, nil)
+	img := seedIndex(t, srv, "app", "v1", []string{"linux/amd64", "linux/arm64"}, 3, 20_000)
+	c := newTestClient(t, srv, srv.Credential())
+	srv.ResetRequests()
+	resp, err := c.CopyImage(context.Background(), "app", "v1", c, "mirror", "latest", nil)
+	require.NoError(t, err)
+	require.Equal(t, img.index, resp.Digest)
+	require.Equal(t, int64(0), resp.BytesTransferred)
+	require.Equal(t, 0, srv.CountRequests(http.MethodPatch, "/"))
+	require.Equal(t, len(img.blobs), srv.CountRequests(http.MethodPost, "/v2/mirror/blobs/uploads/"))
+	require.Equal(t, img.index, describeManifest(t, srv, "mirror", "latest").Digest)
+}
+
+// manifestBytes is the size of img's manifests.
+func (img testImage) manifestBytes() int64 {
+	var n int64
+	for _, b := range img.blobs {
+		n += int64(len(b))
+	}
+	return img.size - n
+}
+
+func TestCopyImageBetweenRegistries(t *testing.T) {
+	a, b := acrtest.NewServer(t, nil), acrtest.NewServer(t, nil)
+	img := seedIndex(t, a, "app", "v1", []string{"linux/amd64", "linux/arm64", "linux/arm/v7"}, 2, 300_000)
+	ca, cb := newTestClient(t, a, a.Credential()), newTestClient(t, b, b.Credential())
+	resp, err := ca.CopyImage(context.Background(), "app", "v1", cb, "app", "v1", &ContainerRegistryClientCopyImageOptions{ChunkSize: 100_000})
+	require.NoError(t, err)
+	require.Equal(t, img.index, resp.Digest)
+	require.Equal(t, img.size-img.manifestBytes(), resp.BytesTransferred)
+	for d, want := range img.blobs {
+		got, ok := b.Blob("app", d)
+		require.True(t, ok)
+		require.Equal(t, want, got)
+	}
+	b.ResetRequests()
+	a.ResetRequests()
+	resp, err = ca.CopyImage(context.Background(), "app", "v1", cb, "app", "v1", nil)
+	require.NoError(t, err)
+	require.True(t, resp.UpToDate)
+	require.Equal(t, 1, a.CountRequests(http.MethodGet, "/v2/app/manifests/"))
+	require.Equal(t, 1, b.CountRequests(http.MethodHead, "/v2/app/manifests/"))
+}
+
+func TestPullImageOnePlatformIsItsOwnManifest(t *testing.T) {
+	srv := acrtest.NewServer(t, nil)
+	img := seedIndex(t, srv, "app", "v1", []string{"linux/amd64", "linux/arm64/v8", "linux/arm/v7"}, 1, 1000)
+	c := newTestClient(t, srv, srv.Credential())
+	dir := t.TempDir()
+	resp, err := c.PullImage(context.Background(), "app", "v1", dir, &ContainerRegistryClientPullImageOptions{Platforms: []string{"linux/arm64"}})
+	require.NoError(t, err)
+	require.Equal(t, img.platforms["linux/arm64/v8"], resp.Digest)
+	require.Equal(t, string(ContentTypeApplicationVndOCIImageManifestV1JSON), resp.MediaType)
+	idx := readLayoutIndex(t, dir)
+	require.Len(t, idx.Manifests, 1)
+	require.Equal(t, resp.Digest, idx.Manifests[0].Digest)
+	require.Equal(t, "v8", idx.Manifests[0].Platform.Variant)
+
+	// Two platforms out of three: a new index of just those.
+	dir2 := t.TempDir()
+	resp, err = c.PullImage(context.Background(), "app", "v1", dir2, &ContainerRegistryClientPullImageOptions{Platforms: []string{"linux/amd64", "linux/arm/v7"}})
+	require.NoError(t, err)
+	require.NotEqual(t, img.index, resp.Digest)
+	require.Equal(t, 3, resp.Manifests)
+}
+
+func TestAMissingPlatformIsAnErrorNamingWhatThereIs(t *testing.T) {
+	srv := acrtest.NewServer(t, nil)
+	seedIndex(t, srv, "app", "v1", []string{"linux/amd64", "linux/arm64"}, 1, 100)
+	seedImage(t, srv, "single", "v1")
+	c := newTestClient(t, srv, srv.Credential())
+	for _, call := range []func(platforms []string) error{
+		func(p []string) error {
+			_, err := c.PullImage(context.Background(), "app", "v1", t.TempDir(), &ContainerRegistryClientPullImageOptions{Platforms: p})
+			return err
+		},
+		func(p []string) error {
+			_, err := c.CopyImage(context.Background(), "app", "v1", c, "other", "v1", &ContainerRegistryClientCopyImageOptions{Platforms: p})
+			return err
+		},
+	} {
+		err := call([]string{"windows/amd64"})
+		require.ErrorIs(t, err, ErrPlatformNotFound)
+		require.ErrorContains(t, err, "linux/amd64, linux/arm64")
+		// One present and one absent: still an error, never a silent half.
+		require.ErrorIs(t, call([]string{"linux/amd64", "linux/s390x"}), ErrPlatformNotFound)
+		require.ErrorIs(t, call([]string{"linux"}), ErrInvalidOption)
+	}
+	_, err := c.PullImage(context.Background(), "single", "v1", t.TempDir(), &ContainerRegistryClientPullImageOptions{Platforms: []string{"linux/arm64"}})
+	require.ErrorIs(t, err, ErrPlatformNotFound)
+	require.ErrorContains(t, err, "linux/amd64")
+	_, err = c.PullImage(context.Background(), "single", "v1", t.TempDir(), &ContainerRegistryClientPullImageOptions{Platforms: []string{"linux/amd64"}})
+	require.NoError(t, err)
+	_, _, ok := srv.Manifest("other", "v1")
+	require.False(t, ok, "a failed copy tagged nothing")
+}
+
+func TestCopyImageWithReferrersCopiesThemForEveryManifest(t *testing.T) {
+	a, b := acrtest.NewServer(t, nil), acrtest.NewServer(t, nil)
+	img := seedIndex(t, a, "app", "v1", []string{"linux/amd64", "linux/arm64"}, 1, 1000)
+	root := describeManifest(t, a, "app", "v1")
+	child := describeManifest(t, a, "app", img.platforms["linux/arm64"])
+	sig := seedReferrer(t, a, "app", root, "application/vnd.example.signature", "signed root")
+	sbom := seedReferrer(t, a, "app", child, "application/vnd.example.sbom", "sbom of arm64")
+	// A referrer of a referrer: a signature of the SBOM.
+	sbomSig := seedReferrer(t, a, "app", describeManifest(t, a, "app", sbom), "application/vnd.example.signature", "signed sbom")
+	ca, cb := newTestClient(t, a, a.Credential()), newTestClient(t, b, b.Credential())
+
+	_, err := ca.CopyImage(context.Background(), "app", "v1", cb, "app", "v1", &ContainerRegistryClientCopyImageOptions{Referrers: true})
+	require.NoError(t, err)
+	for _, d := range []string{sig, sbom, sbomSig} {
+		_, _, ok := b.Manifest("app", d)
+		require.True(t, ok, d)
+	}
+	requireSameReferrers(t, ca, cb, "app", root.Digest)
+	requireSameReferrers(t, ca, cb, "app", child.Digest)
+
+	// Only signatures: the SBOM, and so its signature, stay behind.
+	_, err = ca.CopyImage(context.Background(), "app", "v1", cb, "signed", "v1", &ContainerRegistryClientCopyImageOptions{Referrers: true, ReferrerArtifactTypes: []string{"application/vnd.example.signature"}})
+	require.NoError(t, err)
+	_, _, ok := b.Manifest("signed", sig)
+	require.True(t, ok)
+	_, _, ok = b.Manifest("signed", sbom)
+	require.False(t, ok)
+
+	// Pulled with referrers, the layout's index lists them.
+	dir := t.TempDir()
+	_, err = ca.PullImage(context.Background(), "app", "v1", dir, &ContainerRegistryClientPullImageOptions{Referrers: true})
+	require.NoError(t, err)
+	var listed []string
+	for _, m := range readLayoutIndex(t, dir).Manifests {
+		listed = append(listed, m.Digest)
+	}
+	require.ElementsMatch(t, []string{img.index, sig, sbom, sbomSig}, listed)
+}
+
+// requireSameReferrers checks that two registries list the same referrers
+// of digest in repo.
+func requireSameReferrers(t *testing.T, a, b *ContainerRegistryClient, repo, digest string) {
+	t.Helper()
+	list := func(c *ContainerRegistryClient) []string {
+		var out []string
+		pager := c.NewListReferrersPager(repo, digest, nil)
+		for pager.More() {
+			page, err := pager.NextPage(context.Background())
+			require.NoError(t, err)
+			for _, r := range page.Referrers {
+				out = append(out, r.Digest)
+			}
+		}
+		return out
+	}
+	want := list(a)
+	require.NotEmpty(t, want)
+	require.ElementsMatch(t, want, list(b))
+}
+
+func TestPushImageRefusesACorruptLayoutBeforeTheTagMoves(t *testing.T) {
+	srv := acrtest.NewServer(t, nil)
+	img := seedIndex(t, srv, "app", "v1", []string{"linux/amd64"}, 2, 5000)
+	c := newTestClient(t, srv, srv.Credential())
+	dir := t.TempDir()
+	_, err := c.PullImage(context.Background(), "app", "v1", dir, nil)
+	require.NoError(t, err)
+	old := seedImage(t, srv, "target", "v1")
+	l, err := openLayout(dir)
+	require.NoError(t, err)
+	for d := range img.blobs {
+		if len(img.blobs[d]) == 5000 {
+			corrupt := append([]byte(nil), img.blobs[d]...)
+			corrupt[100] ^= 1
+			require.NoError(t, os.WriteFile(l.blobPath(d), corrupt, 0o644))
+			break
+		}
+	}
+	_, err = c.PushImage(context.Background(), dir, "target", "v1", nil)
+	require.Error(t, err)
+	require.ErrorIs(t, err, ErrDigestMismatch)
+	require.Equal(t, old, describeManifest(t, srv, "target", "v1").Digest)
+
+	// Pulling again repairs it (Repair hashes what the layout holds).
+	_, err = c.PullImage(context.Background(), "app", "v1", dir, &ContainerRegistryClientPullImageOptions{Repair: true})
+	require.NoError(t, err)
+	requireLayoutHolds(t, dir, img)
+	_, err = c.PushImage(context.Background(), dir, "target", "v1", nil)
+	require.NoError(t, err)
+	require.Equal(t, img.index, describeManifest(t, srv, "target", "v1").Digest)
+}

@@ -1,0 +1,76 @@
+package azacr
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/containerregistry/azacr/acrtest"
+	"github.com/stretchr/testify/require"
+)
+
+func TestThrottleHalvesOn429AndGrowsBack(t *testing.T) {
+	th := newThrottle(8)
+	ctx := context.Background()
+	for i := 0; i < 8; i++ {
+		require.NoError(t, th.acquire(ctx))
+	}
+	// The budget is spent: a ninth waits until ctx ends.
+	short, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, th.acquire(short), context.DeadlineExceeded)
+
+	th.throttled()
+	require.Equal(t, 4, th.current())
+	th.throttled()
+	th.throttled()
+	th.throttled()
+	require.Equal(t, 1, th.current(), "never below one")
+	for i := 0; i < 8; i++ {
+		th.release()
+	}
+	// Releases grew it back: one per budget's worth.
+	require.Greater(t, th.current(), 1)
+	require.LessOrEqual(t, th.current(), 8)
+	for i := 0; i < 100; i++ {
+		require.NoError(t, th.acquire(ctx))
+		th.release()
+	}
+	require.Equal(t, 8, th.current(), "and never past Concurrency")
+}
+
+func TestThrottleWaiterWakesOnRelease(t *testing.T) {
+	th := newThrottle(1)
+	require.NoError(t, th.acquire(context.Background()))
+	got := make(chan error, 1)
+	go func() { got <- th.acquire(context.Background()) }()
+	th.release()
+	select {
+	case err := <-got:
+		require.NoError(t, err)
+	case <-time.After(hangLimit):
+		t.Fatal("a waiter was not woken by a release")
+	}
+}
+
+func TestThe429sOfATransferReachItsThrottle(t *testing.T) {
+	srv := acrtest.NewServer(t, nil)
+	seedIndex(t, srv, "app", "v1", []string{"linux/amd64"}, 6, 1000)
+	srv.InjectFault(acrtest.Fault{Method: http.MethodGet, Path: "/blobs/", Status: http.StatusTooManyRequests, Times: 2})
+	c := newTestClient(t, srv, srv.Credential())
+	th := newThrottle(8)
+	_, err := c.GetManifest(withThrottle(context.Background(), th), "app", "v1", nil)
+	require.NoError(t, err)
+	require.Equal(t, 8, th.current(), "no 429 yet")
+
+	// A pull under 429s completes: azcore waits out each one.
+	_, err = c.PullImage(context.Background(), "app", "v1", t.TempDir(), &ContainerRegistryClientPullImageOptions{Concurrency: 8})
+	require.NoError(t, err)
+	require.Equal(t, 2, srv.FaultsFired())
+
+	srv.InjectFault(acrtest.Fault{Method: http.MethodGet, Path: "/manifests/", Status: http.StatusTooManyRequests, Times: 1})
+	_, err = c.GetManifest(withThrottle(context.Background(), th), "app", "v1", nil)
+	require.NoError(t, err)
+	require.Equal(t, 4, th.current(), "the pipeline told the throttle of the 429")
+}

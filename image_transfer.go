@@ -1,0 +1,289 @@
+package azacr
+
+// The engine under PullImage, PushImage and CopyImage: a source and a
+// target of content (a registry repository or a layout), a plan of what
+// the image is (every manifest, every blob), and the transfer itself:
+// blobs first, all at once within one concurrency budget, then manifests,
+// children before parents, the root last but for its referrers.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+)
+
+// ErrPlatformNotFound is wrapped by the error of a transfer whose
+// Platforms option asks for a platform the image does not have. The
+// message lists the platforms it has.
+var ErrPlatformNotFound = errors.New("azacr: platform not found")
+
+// DefaultImageConcurrency is how many blobs and manifests a whole-image
+// transfer moves at once unless told otherwise.
+const DefaultImageConcurrency = 6
+
+// maxImageManifests bounds the manifests one transfer follows (platforms,
+// referrers, referrers of referrers): a registry that keeps answering
+// with more cannot make the client walk forever.
+const maxImageManifests = 10000
+
+// imageSource is where an image is read from.
+type imageSource interface {
+	// manifest returns the manifest d describes, verified against d.
+	manifest(ctx context.Context, d Descriptor) ([]byte, error)
+	// blob returns d's bytes from offset off. With verify (and off 0),
+	// reading them to the end checks them against d; without, the caller
+	// hashes them itself.
+	blob(ctx context.Context, d Descriptor, off int64, verify bool) (io.ReadCloser, error)
+	// referrers lists the manifests whose subject is d.
+	referrers(ctx context.Context, d Descriptor) ([]Descriptor, error)
+}
+
+// imageTarget is where an image is written to.
+type imageTarget interface {
+	// localManifest returns d's manifest when the target holds it and can
+	// tell without a request (a layout); a registry says false.
+	localManifest(d Descriptor) ([]byte, bool)
+	// putBlob stores d from src unless the target has it; it returns the
+	// bytes it moved.
+	putBlob(ctx context.Context, d Descriptor, src imageSource, progress func(int64)) (int64, error)
+	// putManifest stores a manifest (its children are there), under ref
+	// when ref is a tag.
+	putManifest(ctx context.Context, d Descriptor, data []byte, ref string) error
+}
+
+// imageOptions is what PullImage, PushImage and CopyImage share.
+type imageOptions struct {
+	concurrency   int
+	platforms     []platformFilter
+	referrers     bool
+	artifactTypes []string
+	progress      func(ImageProgress)
+}
+
+// newImageOptions checks the options the three calls share.
+func newImageOptions(concurrency int, platforms []string, referrers bool, artifactTypes []string, progress func(ImageProgress)) (imageOptions, error) {
+	o := imageOptions{concurrency: concurrency, referrers: referrers, artifactTypes: artifactTypes, progress: progress}
+	if err := checkConcurrency(concurrency); err != nil {
+		return o, err
+	}
+	if o.concurrency == 0 {
+		o.concurrency = DefaultImageConcurrency
+	}
+	var err error
+	o.platforms, err = parsePlatforms(platforms)
+	return o, err
+}
+
+// manifestNode is one manifest of the image.
+type manifestNode struct {
+	desc      Descriptor
+	data      []byte
+	refs      manifestRefs
+	children  []*manifestNode // an index's manifests
+	referrers []*manifestNode
+	present   bool // the target holds it (a layout), with all it refers to
+}
+
+// imageTransfer is one PullImage, PushImage or CopyImage under way.
+type imageTransfer struct {
+	src    imageSource
+	dst    imageTarget
+	opts   imageOptions
+	budget *throttle // one slot per request under way
+	report *progressReporter
+
+	// mu guards the walk: nodes by digest, the parents waiting for a
+	// manifest being fetched, and every node's children and referrers.
+	mu      sync.Mutex
+	nodes   map[string]*manifestNode
+	pending map[string][]func(*manifestNode)
+}
+
+func newImageTransfer(src imageSource, dst imageTarget, opts imageOptions) *imageTransfer {
+	return &imageTransfer{
+		src: src, dst: dst, opts: opts,
+		budget:  newThrottle(opts.concurrency),
+		report:  &progressReporter{fn: opts.progress, done: map[string]int64{}},
+		nodes:   map[string]*manifestNode{},
+		pending: map[string][]func(*manifestNode){},
+	}
+}
+
+// transferResult is what a transfer did.
+type transferResult struct {
+	root      Descriptor
+	manifests int
+	blobs     int
+	moved     int64        // blob bytes sent or received
+	referrers []Descriptor // the manifests that refer to others
+}
+
+// run transfers the image whose root manifest is root (data, verified;
+// the platform chosen, see choosePlatform) and tags it ref on the target
+// ("" for none).
+func (t *imageTransfer) run(ctx context.Context, root Descriptor, data []byte, ref string) (transferResult, error) {
+	ctx, cancel := context.WithCancel(withThrottle(ctx, t.budget))
+	defer cancel()
+	node, err := t.walk(ctx, root, data)
+	if err != nil {
+		return transferResult{}, err
+	}
+	order := postOrder(node)
+	blobs := distinctBlobs(order)
+	t.report.total = sizeOf(order, blobs)
+	res := transferResult{root: node.desc, manifests: len(order), blobs: len(blobs)}
+	for _, n := range order {
+		for _, r := range n.referrers {
+			res.referrers = append(res.referrers, r.desc)
+		}
+	}
+	moved, err := t.putBlobs(ctx, blobs)
+	res.moved += moved
+	if err != nil {
+		return res, err
+	}
+	for _, n := range order {
+		if err := t.putManifest(ctx, n, node, ref); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// putManifest stores n on the target, the root under ref.
+func (t *imageTransfer) putManifest(ctx context.Context, n, root *manifestNode, ref string) error {
+	if !n.present || n == root && ref != "" {
+		r := ""
+		if n == root {
+			r = ref
+		}
+		if err := t.acquire(ctx); err != nil {
+			return err
+		}
+		err := t.dst.putManifest(ctx, n.desc, n.data, r)
+		t.release()
+		if err != nil {
+			return fmt.Errorf("azacr: storing manifest %s: %w", n.desc.Digest, err)
+		}
+	}
+	t.report.add(n.desc, n.desc.Size)
+	return nil
+}
+
+// putBlobs stores every blob, as many at once as the budget allows; the
+// first failure cancels the others.
+func (t *imageTransfer) putBlobs(ctx context.Context, blobs []Descriptor) (int64, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		moved    int64
+		firstErr error
+	)
+	for _, d := range blobs {
+		if err := t.acquire(ctx); err != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer t.release()
+			n, err := t.dst.putBlob(ctx, d, t.src, func(done int64) { t.report.add(d, done) })
+			mu.Lock()
+			defer mu.Unlock()
+			moved += n
+			if err != nil && firstErr == nil {
+				firstErr = fmt.Errorf("azacr: transferring blob %s: %w", d.Digest, err)
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr == nil {
+		firstErr = ctx.Err()
+	}
+	return moved, firstErr
+}
+
+func (t *imageTransfer) acquire(ctx context.Context) error { return t.budget.acquire(ctx) }
+
+func (t *imageTransfer) release() { t.budget.release() }
+
+// postOrder lists the manifests under root, each once: children before
+// their parent, referrers after their subject.
+func postOrder(root *manifestNode) []*manifestNode {
+	var order []*manifestNode
+	seen := map[string]bool{}
+	var visit func(n *manifestNode)
+	visit = func(n *manifestNode) {
+		if seen[n.desc.Digest] {
+			return
+		}
+		seen[n.desc.Digest] = true
+		for _, c := range n.children {
+			visit(c)
+		}
+		order = append(order, n)
+		for _, r := range n.referrers {
+			visit(r)
+		}
+	}
+	visit(root)
+	return order
+}
+
+// distinctBlobs lists the blobs the manifests not yet on the target refer
+// to, each once.
+func distinctBlobs(order []*manifestNode) []Descriptor {
+	var blobs []Descriptor
+	seen := map[string]bool{}
+	for _, n := range order {
+		if n.present {
+			continue
+		}
+		for _, b := range n.refs.blobs {
+			if !seen[b.Digest] {
+				seen[b.Digest] = true
+				blobs = append(blobs, b)
+			}
+		}
+	}
+	return blobs
+}
+
+// sizeOf is the bytes of a transfer: its blobs and manifests.
+func sizeOf(order []*manifestNode, blobs []Descriptor) int64 {
+	var n int64
+	for _, m := range order {
+		n += m.desc.Size
+	}
+	for _, b := range blobs {
+		n += b.Size
+	}
+	return n
+}
+
+// progressReporter adds up a transfer's progress and calls the caller's
+// callback, one call at a time.
+type progressReporter struct {
+	fn    func(ImageProgress)
+	mu    sync.Mutex
+	total int64
+	sum   int64
+	done  map[string]int64
+}
+
+// add records that done bytes of d are transferred.
+func (r *progressReporter) add(d Descriptor, done int64) {
+	if r.fn == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sum += done - r.done[d.Digest]
+	r.done[d.Digest] = done
+	r.fn(ImageProgress{Descriptor: d, Transferred: done, TotalTransferred: r.sum, Total: r.total})
+}
