@@ -15,6 +15,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/containerregistry/azacr"
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -38,8 +39,10 @@ import (
 //
 // Blobs go limitImageConcurrency at a time, biggest first, so the biggest
 // does not start last; manifests follow their blobs, the index its
-// manifests, as the registry requires.
-const limitImageConcurrency = 4
+// manifests, as the registry requires. The concurrency is azacr's
+// default, so that the wall times of the two compare like for like (by
+// default oras-go copies 3 at a time, go-containerregistry pushes 4).
+const limitImageConcurrency = azacr.DefaultImageConcurrency
 
 // limitAccept is what the limit asks the registry for by tag.
 var limitAccept = ocispec.MediaTypeImageIndex + ", " + ocispec.MediaTypeImageManifest
