@@ -18,8 +18,7 @@ const azacrImageReady = true
 // ContainerRegistryClient, default options (concurrency and chunk size
 // included). A copy has a client for each end; within one registry the
 // two are alike, and CopyImage mounts the blobs.
-func prepareAzacrImage(_ context.Context, a opArgs, tr *http.Transport) (func() (opResult, error), error) {
-	ctx := context.Background()
+func prepareAzacrImage(ctx context.Context, a opArgs, tr *http.Transport) (func() (opResult, error), error) {
 	newClient := func(addr string) (*azacr.ContainerRegistryClient, error) {
 		b := a
 		b.addr = addr

@@ -57,6 +57,7 @@ type serverStats struct {
 // milliseconds since the reset.
 type requestTiming struct {
 	Method  string  `json:"method"`
+	Path    string  `json:"path,omitempty"`
 	Range   string  `json:"range,omitempty"`
 	StartMs float64 `json:"start_ms"`
 	DurMs   float64 `json:"dur_ms"`
@@ -277,7 +278,7 @@ func registryChild(args []string) error {
 			c.out += cw.n
 			if len(c.timeline) < maxTimeline {
 				c.timeline = append(c.timeline, requestTiming{
-					Method: r.Method, Range: r.Header.Get("Range"),
+					Method: r.Method, Path: r.URL.Path, Range: r.Header.Get("Range"),
 					StartMs: float64(start.Sub(at).Microseconds()) / 1e3, DurMs: float64(end.Sub(start).Microseconds()) / 1e3,
 					In: in, Out: cw.n,
 				})
