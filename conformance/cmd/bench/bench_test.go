@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -304,4 +305,149 @@ func independentDigest(t *testing.T, path string, size int64) string {
 		t.Fatalf("read %d bytes of %d: %v", n, size, err)
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}
+
+// TestBenchImage runs -image on a tiny image, once, on loopback over TLS,
+// and checks that every operation has a row for every client, that each
+// pulled layout holds the whole image, and what the limit row and the
+// mounts promise: the limit's exact requests, and a copy within one
+// registry that moves no blob bytes.
+func TestBenchImage(t *testing.T) {
+	dir := t.TempDir()
+	keep := filepath.Join(dir, "pulled")
+	jsonPath := filepath.Join(dir, "rows.jsonl")
+	var out, logs bytes.Buffer
+	err := run(context.Background(), []string{
+		"-image", "-image-size", "4", "-runs", "1", "-image-links", "loopback", "-tls", "tls",
+		"-image-keep", keep, "-json", jsonPath,
+	}, &out, &logs)
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, logs.String())
+	}
+	clients := imageClients()
+	if !slices.Contains(clients, "oras") || !slices.Contains(clients, "ggcr") || !slices.Contains(clients, limitClient) {
+		t.Fatalf("image clients %v lack a peer or the limit", clients)
+	}
+
+	// The tables: one per operation, a row per client.
+	o := out.String()
+	for _, op := range imageOps {
+		heading := imageOpText[op] + " — loopback:"
+		at := strings.Index(o, heading)
+		if at < 0 {
+			t.Errorf("no table %q:\n%s", heading, o)
+			continue
+		}
+		// The table runs from the blank line after its heading to the
+		// next blank line.
+		table := strings.TrimPrefix(o[at+len(heading):], "\n\n")
+		if end := strings.Index(table, "\n\n"); end >= 0 {
+			table = table[:end]
+		}
+		for _, cl := range clients {
+			if !regexp.MustCompile(`(?m)^\| ` + cl + ` \| tls \| \*\*[0-9.]+\*\* `).MatchString(table) {
+				t.Errorf("%s: no %s row:\n%s", op, cl, table)
+			}
+		}
+	}
+
+	// The rows.
+	var rows []imageRow
+	data, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+		var r imageRow
+		if err := json.Unmarshal(line, &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Kind != "image" {
+			t.Fatalf("row kind %q", r.Kind)
+		}
+		rows = append(rows, r)
+	}
+	if len(rows) != len(imageOps)*len(clients) {
+		t.Fatalf("%d rows, want %d operations × %d clients", len(rows), len(imageOps), len(clients))
+	}
+	// 2 platforms × (6 layers + a config + a manifest), and the index.
+	const wantBlobs = 17
+	var blobBytes int64
+	for p := range imagePlatforms {
+		for j := range imageLayerMiB[p] {
+			blobBytes += imageLayerSize(4, p, j)
+		}
+	}
+	for _, r := range rows {
+		if len(r.Runs) != 1 || r.WallSec <= 0 || !r.TLS || r.Link != "loopback" {
+			t.Errorf("%s %s: %d runs, %v s, TLS %v, link %q", r.Client, r.Op, len(r.Runs), r.WallSec, r.TLS, r.Link)
+			continue
+		}
+		s := r.Runs[0].Server
+		if runtime.GOOS == "linux" && (r.CPUSec <= 0 || r.RSSMiB <= 0) {
+			t.Errorf("%s %s: no CPU or RSS measured", r.Client, r.Op)
+		}
+		if s.WireIn < s.BytesIn || s.WireOut < s.BytesOut {
+			t.Errorf("%s %s: fewer bytes on the wire (%d in, %d out) than in bodies (%d, %d)", r.Client, r.Op, s.WireIn, s.WireOut, s.BytesIn, s.BytesOut)
+		}
+		switch r.Op {
+		case "pull":
+			if s.BytesOut < blobBytes {
+				t.Errorf("%s pull: the registry sent %d body bytes, want at least the layers' %d", r.Client, s.BytesOut, blobBytes)
+			}
+		case "push":
+			if s.BytesIn < blobBytes {
+				t.Errorf("%s push: the registry read %d body bytes, want at least the layers' %d", r.Client, s.BytesIn, blobBytes)
+			}
+		case "copy-across":
+			if s.BytesIn < blobBytes || s.BytesOut < blobBytes {
+				t.Errorf("%s copy-across: %d body bytes in, %d out, want at least the layers' %d each way", r.Client, s.BytesIn, s.BytesOut, blobBytes)
+			}
+		case "copy-within":
+			// Mounts: only manifests cross, both ways.
+			if s.BytesIn > 64<<10 || s.BytesOut > 64<<10 {
+				t.Errorf("%s copy-within: %d body bytes in, %d out: blobs moved instead of being mounted", r.Client, s.BytesIn, s.BytesOut)
+			}
+		}
+		if r.Client == limitClient {
+			want := map[string]map[string]int{
+				"pull":        {"GET": 17},
+				"push":        {"POST": 14, "PUT": 17},
+				"copy-across": {"GET": 17, "POST": 14, "PUT": 17},
+				"copy-within": {"GET": 3, "POST": 14, "PUT": 3},
+			}[r.Op]
+			if !maps.Equal(r.Requests, want) {
+				t.Errorf("limit %s: requests %v, want %v", r.Op, r.Requests, want)
+			}
+		}
+	}
+
+	// Each pulled layout, read independently of the bench's own check.
+	for _, cl := range clients {
+		layoutDir := filepath.Join(keep, fmt.Sprintf("pull-loopback-tls-%s-1", cl))
+		entries, err := os.ReadDir(filepath.Join(layoutDir, "blobs", "sha256"))
+		if err != nil {
+			t.Errorf("%s: %v", cl, err)
+			continue
+		}
+		if len(entries) != wantBlobs {
+			t.Errorf("%s pulled %d blobs, want %d", cl, len(entries), wantBlobs)
+		}
+		for _, e := range entries {
+			b, err := os.ReadFile(filepath.Join(layoutDir, "blobs", "sha256", e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != e.Name() {
+				t.Errorf("%s: blob %s does not match its name", cl, e.Name())
+			}
+		}
+		if _, err := os.Stat(filepath.Join(layoutDir, "index.json")); err != nil {
+			t.Errorf("%s: %v", cl, err)
+		}
+	}
+
+	if err := run(context.Background(), []string{"-image", "-image-size", "1", "-runs", "1", "-image-ops", "pull,fetch"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "fetch") {
+		t.Errorf("an unknown -image-ops entry: err %v", err)
+	}
 }

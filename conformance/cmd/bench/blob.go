@@ -286,6 +286,20 @@ func (e *benchEnv) op(ctx context.Context, reg *registryProc, a opArgs, wipe boo
 		return opRun{}, err
 	}
 	a.addr, a.tls, a.caFile = reg.hello.Addr, reg.tls, reg.hello.CertFile
+	run, err := e.runChild(ctx, a)
+	if err != nil {
+		return opRun{}, err
+	}
+	if run.Server, err = reg.stats(); err != nil {
+		return opRun{}, err
+	}
+	return run, nil
+}
+
+// runChild runs one client operation in a fresh child and returns what
+// it reported, with the child's CPU time and maxrss; the registry's side
+// is the caller's to add.
+func (e *benchEnv) runChild(ctx context.Context, a opArgs) (opRun, error) {
 	cmd := exec.CommandContext(ctx, e.exe, append([]string{"-child", "op"}, a.flags()...)...)
 	cmd.SysProcAttr = childSysProcAttr()
 	cmd.Stderr = os.Stderr
@@ -303,9 +317,6 @@ func (e *benchEnv) op(ctx context.Context, reg *registryProc, a opArgs, wipe boo
 	run.CPUSec, run.MaxRSSKiB = cpu.Seconds(), maxRSS
 	if run.WallSec > 0 {
 		run.MBps = float64(run.Bytes) / 1e6 / run.WallSec
-	}
-	if run.Server, err = reg.stats(); err != nil {
-		return opRun{}, err
 	}
 	return run, nil
 }

@@ -49,6 +49,14 @@ type opArgs struct {
 	block       int64 // download: BlockSize; push-chunk: ChunkSize
 	cpuProfile  string
 	memProfile  string
+	// The image operations (image.go): dir is the OCI layout to push or
+	// pull into, tag the image's tag; a copy goes to repo2 at addr2 (the
+	// same registry as addr for a copy within one), trusting caFile2 too.
+	dir     string
+	tag     string
+	addr2   string
+	repo2   string
+	caFile2 string
 }
 
 func (a opArgs) flags() []string {
@@ -59,6 +67,9 @@ func (a opArgs) flags() []string {
 	}
 	if a.caFile != "" {
 		args = append(args, "-ca", a.caFile)
+	}
+	if a.dir != "" || a.tag != "" || a.addr2 != "" || a.repo2 != "" || a.caFile2 != "" {
+		args = append(args, "-dir", a.dir, "-tag", a.tag, "-addr2", a.addr2, "-repo2", a.repo2, "-ca2", a.caFile2)
 	}
 	if a.cpuProfile != "" {
 		args = append(args, "-cpuprofile", a.cpuProfile)
@@ -103,6 +114,11 @@ func opChild(args []string) error {
 	fs.Int64Var(&a.block, "block", 0, "DownloadBlob block size, or UploadBlob chunk size")
 	fs.StringVar(&a.cpuProfile, "cpuprofile", "", "write a CPU profile of the operation here")
 	fs.StringVar(&a.memProfile, "memprofile", "", "write an allocation profile of the operation here")
+	fs.StringVar(&a.dir, "dir", "", "image ops: the OCI layout to push, or to pull into")
+	fs.StringVar(&a.tag, "tag", "", "image ops: the image's tag")
+	fs.StringVar(&a.addr2, "addr2", "", "image-copy: the target registry host:port")
+	fs.StringVar(&a.repo2, "repo2", "", "image-copy: the target repository")
+	fs.StringVar(&a.caFile2, "ca2", "", "image-copy: the target registry's PEM certificate")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -137,7 +153,7 @@ func opChild(args []string) error {
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", a.client, a.op, err)
 	}
-	if res.Bytes != a.size {
+	if !isImageOp(a.op) && res.Bytes != a.size {
 		return fmt.Errorf("%s %s: moved %d bytes, want %d", a.client, a.op, res.Bytes, a.size)
 	}
 	res.WallSec, res.OpCPUSec, res.PeakRSSKiB = wall.Seconds(), cpu.Seconds(), selfPeakRSSKiB()
@@ -185,13 +201,18 @@ func (discardWriterAt) WriteAt(p []byte, _ int64) (int, error) { return len(p), 
 func baseTransport(a opArgs) (*http.Transport, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	if a.tls {
-		pemBytes, err := os.ReadFile(a.caFile)
-		if err != nil {
-			return nil, err
-		}
 		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pemBytes) {
-			return nil, errors.New("no certificate in " + a.caFile)
+		for _, file := range []string{a.caFile, a.caFile2} {
+			if file == "" {
+				continue
+			}
+			pemBytes, err := os.ReadFile(file)
+			if err != nil {
+				return nil, err
+			}
+			if !pool.AppendCertsFromPEM(pemBytes) {
+				return nil, errors.New("no certificate in " + file)
+			}
 		}
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
@@ -222,6 +243,9 @@ func prepare(ctx context.Context, a opArgs) (func() (opResult, error), error) {
 	tr, err := baseTransport(a)
 	if err != nil {
 		return nil, err
+	}
+	if isImageOp(a.op) {
+		return prepareImage(ctx, a, tr)
 	}
 	switch a.client {
 	case "azacr", "azacr-stream":

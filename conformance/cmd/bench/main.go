@@ -3,9 +3,10 @@
 //
 //	cd conformance && go run ./cmd/bench -metadata
 //	cd conformance && go run ./cmd/bench -blob -parallel -rss -json results.jsonl
+//	cd conformance && go run ./cmd/bench -image
 //
 // -metadata counts the requests of a metadata workload against acrtest.
-// The blob modes run CNCF distribution (filesystem storage, under -storage
+// The other modes run CNCF distribution (filesystem storage, under -storage
 // or the temp directory) in a child process and each client operation in a
 // child process of its own, so CPU time and peak RSS belong to one client
 // and one operation:
@@ -20,7 +21,36 @@
 //   - -rss pushes and pulls a -rss-size MiB blob with azacr and checks its
 //     peak RSS;
 //   - -experiments varies azacr's chunk size and read size and compares
-//     with hand-written net/http downloads, to show where the time goes.
+//     with hand-written net/http downloads, to show where the time goes;
+//   - -image moves a whole image with azacr, oras-go and
+//     go-containerregistry, and the limit (image.go).
+//
+// The -image mode's image has 2 platforms (linux/amd64, linux/arm64) of 6
+// layers each, random bytes from a fixed seed, 1 to 64 MiB and 250 MiB in
+// all (-image-size scales every layer alike), a config per platform and an
+// OCI image index over both. Each client moves it four ways (-image-ops):
+// pull from registry A into a new OCI layout (every platform), push that
+// layout into a new repository of registry B, copy from A to B, and copy
+// into a new repository within A, where the blobs can be mounted rather
+// than moved. A and B are two distribution children; the image is pushed
+// into A once, untimed, and B's storage is emptied before every push and
+// every copy into it. oras-go runs oras.Copy (with an oci.Store for the
+// layout, and told to mount from the source within one registry);
+// go-containerregistry runs remote with layout, and crane.Copy's calls for
+// copies (it mounts on its own). The limit (image_limit.go) is the fewest
+// requests and bytes over plain net/http, with no hashing.
+//
+// Every operation runs on each of -image-links: loopback, TLS and (for
+// information) plain HTTP; and "shaped", TLS only, where each client
+// connection goes through a TCP proxy in the bench (shaper.go) that adds
+// -image-delay each way and caps the connection at -image-rate in each
+// direction. Runs (-runs, 3 by default) go round the operations and
+// clients. Each link and operation gets a table: median wall time, its
+// ratio to the faster peer, requests by method and connections as the
+// registries counted them, the bytes the client sent and received
+// (counted on the registries' connections, so headers and TLS are in),
+// and the client's CPU time and peak RSS. Every pulled layout and every
+// pushed or copied repository is checked blob by blob after its run.
 //
 // BENCHMARKS.md at the module root has the results and how to read them.
 package main
@@ -36,6 +66,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/containerregistry/azacr/acrtest"
 	"github.com/Azure/azure-sdk-for-go/sdk/containerregistry/azacr/conformance"
@@ -77,6 +108,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	parallel := fs.Bool("parallel", false, "azacr DownloadBlob concurrency against a per-connection rate cap")
 	rss := fs.Bool("rss", false, "azacr peak RSS pushing and pulling a large blob")
 	experiments := fs.Bool("experiments", false, "take azacr's push and pull apart: chunk sizes, read sizes, pipelined hashing (uses -size, -runs)")
+	image := fs.Bool("image", false, "pull, push and copy a whole two-platform image with azacr, oras-go, go-containerregistry and the limit, on loopback and on a shaped link (uses -runs, -tls)")
+	imageSize := fs.Int("image-size", imageDefaultMiB, "-image: the image's layers in all, MiB (2 platforms × 6 layers, 1 to 64 MiB each at the default, all scaled alike)")
+	imageOpsFlag := fs.String("image-ops", strings.Join(imageOps, ","), "-image: operations to run")
+	imageLinksFlag := fs.String("image-links", strings.Join(imageLinks, ","), "-image: links to run on (shaped: through a TCP proxy adding -image-delay each way and capping each connection at -image-rate; TLS only, unless -tls plain)")
+	imageClientsFlag := fs.String("image-clients", strings.Join(imageClients(), ","), "-image: clients to compare (limit: the fewest requests and bytes, plain net/http, no hashing)")
+	imageDelay := fs.Duration("image-delay", 10*time.Millisecond, "-image: shaped link's added delay, each way")
+	imageRate := fs.Float64("image-rate", 25, "-image: shaped link's cap per connection and direction, MB/s (10^6 bytes)")
+	imageKeep := fs.String("image-keep", "", "-image: keep the pulled OCI layouts under this directory")
 	size := fs.Int("size", 0, fmt.Sprintf("-blob, -experiments: blob size in MiB (default %d for -blob, %d for -experiments)", blobDefaultSize, experimentDefaultSize))
 	runs := fs.Int("runs", 0, fmt.Sprintf("-blob, -parallel, -experiments: runs per row, interleaved across rows; the tables show medians (default %d for -blob, %d for the others)", blobDefaultRuns, otherDefaultRuns))
 	tlsMode := fs.String("tls", "both", "plain, tls or both")
@@ -103,12 +142,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	expSize, otherRuns := orDefault(*size, experimentDefaultSize), orDefault(*runs, otherDefaultRuns)
 	explicit := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
-	if *metadata && (explicit["metadata"] || !(*blob || *parallel || *rss || *experiments)) {
+	other := *blob || *parallel || *rss || *experiments || *image
+	if *metadata && (explicit["metadata"] || !other) {
 		if err := runMetadata(ctx, stdout); err != nil {
 			return err
 		}
 	}
-	if !(*blob || *parallel || *rss || *experiments) {
+	if !other {
 		return nil
 	}
 
@@ -182,6 +222,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "\nExperiments, %d MiB, median of %d runs, registry storage on %s:\n\n", expSize, otherRuns, env.storageKind())
 		fmt.Fprint(stdout, experimentTable(rows))
+	}
+	if *image {
+		c := imageConfig{
+			totalMiB: *imageSize, runs: otherRuns, clients: splitList(*imageClientsFlag), ops: splitList(*imageOpsFlag),
+			links: splitList(*imageLinksFlag), delay: *imageDelay, rateMBps: *imageRate, keep: *imageKeep,
+		}
+		rows, info, err := env.runImage(ctx, c)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "\nWhole image: %d platforms × %d layers (%d MiB of layers; %.1f MB with configs, manifests and index), median of %d interleaved runs, registry storage on %s.\n",
+			len(imagePlatforms), len(imageLayerMiB[0]), c.totalMiB, float64(info.Bytes)/1e6, c.runs, env.storageKind())
+		fmt.Fprintf(stdout, "Requests and connections are the first run's, as the registries saw them; MB (10^6 bytes) sent and received are the client's, counted on the registries' connections (headers and TLS included); CPU (user+sys) and peak RSS are the client process's. ÷ best peer is the median wall time over the fastest of %s on the same link and TLS setting. limit is not a library: the fewest requests and bytes, plain net/http, no hashing, %d blobs at a time.\n",
+			strings.Join(imagePeers, " and "), limitImageConcurrency)
+		if !azacrImageReady {
+			fmt.Fprintln(stdout, "(azacr has no image operations in this build: no azacr rows.)")
+		}
+		if c.runs < otherDefaultRuns || c.totalMiB < imageDefaultMiB {
+			fmt.Fprintf(stdout, "(fewer than %d runs or an image under %d MiB: informative only)\n", otherDefaultRuns, imageDefaultMiB)
+		}
+		fmt.Fprint(stdout, imageTables(rows, c))
 	}
 	if *rss {
 		rows, err := env.runRSS(ctx, rssConfig{size: int64(*rssSize) * mib, limitMiB: *rssLimit, block: 4 * mib})

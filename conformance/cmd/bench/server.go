@@ -42,6 +42,12 @@ type serverStats struct {
 	// drops what is written to a HEAD), over all requests.
 	BytesIn  int64 `json:"bytes_in"`
 	BytesOut int64 `json:"bytes_out"`
+	// WireIn and WireOut are what crossed the registry's connections,
+	// read and written: request and response headers and bodies, TLS
+	// records and handshakes included. They are what the client sent and
+	// received, whatever client it was.
+	WireIn  int64 `json:"wire_in"`
+	WireOut int64 `json:"wire_out"`
 	// Timeline has the first requests' timing, to see where a slow
 	// operation waits.
 	Timeline []requestTiming `json:"timeline,omitempty"`
@@ -51,6 +57,7 @@ type serverStats struct {
 // milliseconds since the reset.
 type requestTiming struct {
 	Method  string  `json:"method"`
+	Path    string  `json:"path,omitempty"`
 	Range   string  `json:"range,omitempty"`
 	StartMs float64 `json:"start_ms"`
 	DurMs   float64 `json:"dur_ms"`
@@ -68,6 +75,8 @@ type counters struct {
 	timeline []requestTiming
 	in, out  int64
 	conns    atomic.Int64
+	wireIn   atomic.Int64
+	wireOut  atomic.Int64
 	cpuAt    time.Duration
 	at       time.Time
 }
@@ -80,6 +89,8 @@ func (c *counters) reset() {
 	c.in, c.out = 0, 0
 	c.at = time.Now()
 	c.conns.Store(0)
+	c.wireIn.Store(0)
+	c.wireOut.Store(0)
 	c.cpuAt = selfCPU()
 	resetPeakRSS()
 }
@@ -87,7 +98,8 @@ func (c *counters) reset() {
 func (c *counters) snapshot() serverStats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := serverStats{Requests: map[string]int{}, Conns: c.conns.Load(), CPUSec: (selfCPU() - c.cpuAt).Seconds(), PeakRSSKiB: selfPeakRSSKiB(), BytesIn: c.in, BytesOut: c.out}
+	s := serverStats{Requests: map[string]int{}, Conns: c.conns.Load(), CPUSec: (selfCPU() - c.cpuAt).Seconds(), PeakRSSKiB: selfPeakRSSKiB(), BytesIn: c.in, BytesOut: c.out,
+		WireIn: c.wireIn.Load(), WireOut: c.wireOut.Load()}
 	for k, v := range c.requests {
 		s.Requests[k] = v
 	}
@@ -147,11 +159,39 @@ func (l *countingListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	l.c.conns.Add(1)
-	if l.rate <= 0 {
-		// The bare *net.TCPConn, so net/http keeps its sendfile path.
-		return conn, nil
+	if l.rate > 0 {
+		conn = &throttledConn{Conn: conn, rate: l.rate}
 	}
-	return &throttledConn{Conn: conn, rate: l.rate}, nil
+	return &wireConn{Conn: conn, c: l.c}, nil
+}
+
+// wireConn counts the bytes that cross a connection. Its ReadFrom hands
+// the copy to the connection underneath when that can take it (a
+// *net.TCPConn's sendfile and splice), so counting changes no copy path.
+type wireConn struct {
+	net.Conn
+	c *counters
+}
+
+func (w *wireConn) Read(p []byte) (int, error) {
+	n, err := w.Conn.Read(p)
+	w.c.wireIn.Add(int64(n))
+	return n, err
+}
+
+func (w *wireConn) Write(p []byte) (int, error) {
+	n, err := w.Conn.Write(p)
+	w.c.wireOut.Add(int64(n))
+	return n, err
+}
+
+func (w *wireConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := w.Conn.(io.ReaderFrom); ok {
+		n, err := rf.ReadFrom(r)
+		w.c.wireOut.Add(n)
+		return n, err
+	}
+	return io.Copy(struct{ io.Writer }{w}, r)
 }
 
 // throttledConn paces writes in small slices. A schedule that fell behind
@@ -238,7 +278,7 @@ func registryChild(args []string) error {
 			c.out += cw.n
 			if len(c.timeline) < maxTimeline {
 				c.timeline = append(c.timeline, requestTiming{
-					Method: r.Method, Range: r.Header.Get("Range"),
+					Method: r.Method, Path: r.URL.Path, Range: r.Header.Get("Range"),
 					StartMs: float64(start.Sub(at).Microseconds()) / 1e3, DurMs: float64(end.Sub(start).Microseconds()) / 1e3,
 					In: in, Out: cw.n,
 				})
