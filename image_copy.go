@@ -11,9 +11,10 @@ import (
 // targetTag ("" copies it by digest only). target may be c itself.
 //
 // Within one registry, every blob is mounted: one request per blob and
-// no blob bytes. Between registries, blobs stream from one to the other
-// without touching disk, at most about two chunks (options.ChunkSize) in
-// memory per blob in flight, checked against their digests on the way.
+// no blob bytes. Between registries, blobs stream from the source's
+// responses into the target's requests, checked against their digests on
+// the way, touching neither disk nor more memory than a few buffers per
+// blob in flight, whatever the blob sizes.
 // Content goes children first and the tag last. When the target already
 // has the image under targetTag, CopyImage costs two requests (read the
 // source's manifest, ask the target for the tag) and sends nothing
@@ -38,9 +39,11 @@ func (c *ContainerRegistryClient) CopyImage(ctx context.Context, name string, re
 		return resp, err
 	}
 	src, dst := newRegistryRepo(c, name), newRegistryRepo(target, targetName)
-	if dst.chunkSize, err = checkChunkSize(options.ChunkSize); err != nil {
+	chunkSize, err := checkChunkSize(options.ChunkSize)
+	if err != nil {
 		return resp, err
 	}
+	dst.chunkSize.Store(chunkSize)
 	if sameRegistry(c, target) {
 		dst.mountFrom = name
 	}

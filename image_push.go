@@ -33,9 +33,11 @@ func (c *ContainerRegistryClient) PushImage(ctx context.Context, dir string, nam
 		return resp, err
 	}
 	dst := newRegistryRepo(c, name)
-	if dst.chunkSize, err = checkChunkSize(options.ChunkSize); err != nil {
+	chunkSize, err := checkChunkSize(options.ChunkSize)
+	if err != nil {
 		return resp, err
 	}
+	dst.chunkSize.Store(chunkSize)
 	l, err := openLayout(dir)
 	if err != nil {
 		return resp, err
@@ -96,7 +98,7 @@ func validateRepositoryOptionalTag(name, tag string) error {
 func checkChunkSize(n int64) (int64, error) {
 	switch {
 	case n == 0:
-		return DefaultChunkSize, nil
+		return DefaultImageChunkSize, nil
 	case n < 0 || n > MaxChunkSize:
 		return 0, fmt.Errorf("%w: ChunkSize %d is not between 1 and %d (MaxChunkSize)", ErrInvalidOption, n, MaxChunkSize)
 	}

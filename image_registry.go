@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync/atomic"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 )
@@ -24,11 +25,15 @@ type registryRepo struct {
 	// in a copy within one registry; else the repository itself, which
 	// asks "do you have it?" and opens a session in one request.
 	mountFrom string
-	chunkSize int64
+	// chunkSize is the size of upload requests, shared by the blobs of a
+	// transfer: one that a 413 halved stays halved for the rest.
+	chunkSize atomic.Int64
 }
 
 func newRegistryRepo(c *ContainerRegistryClient, name string) *registryRepo {
-	return &registryRepo{c: c, blobs: c.blobClient(), name: name, mountFrom: name, chunkSize: DefaultChunkSize}
+	r := &registryRepo{c: c, blobs: c.blobClient(), name: name, mountFrom: name}
+	r.chunkSize.Store(DefaultImageChunkSize)
+	return r
 }
 
 // root fetches the manifest reference names, verified, and describes it.
@@ -98,9 +103,11 @@ func (r *registryRepo) localManifest(Descriptor) ([]byte, bool) { return nil, fa
 
 // putBlob mounts the blob, or uploads it into the session the registry
 // opens when it cannot mount (PROTOCOL.md §6.5): a blob the repository
-// has costs one request, a new one two plus its chunks.
+// has costs one request, a new one two plus its chunks. The bytes stream
+// from the source into each request, hashed on the way; a chunk sent
+// again is read again from the source at its offset.
 func (r *registryRepo) putBlob(ctx context.Context, d Descriptor, src imageSource, progress func(int64)) (int64, error) {
-	u := &blobUpload{client: r.blobs, name: r.name, chunkSize: r.chunkSize, total: d.Size, want: d.Digest,
+	u := &blobUpload{client: r.blobs, name: r.name, chunkSize: r.chunkSize.Load(), total: d.Size, want: d.Digest,
 		progress: func(sent, _ int64) { progress(sent) }}
 	done, err := r.mount(ctx, d, u)
 	if done || err != nil {
@@ -109,29 +116,23 @@ func (r *registryRepo) putBlob(ctx context.Context, d Descriptor, src imageSourc
 		}
 		return 0, err
 	}
-	if _, fromRegistry := src.(*registryRepo); fromRegistry && d.Size > u.chunkSize {
-		// Between registries: each chunk streams from the source's
-		// response into its request, hashed on the way.
-		err = u.runRemote(ctx, func(ctx context.Context, off int64) (io.ReadCloser, error) { return src.blob(ctx, d, off, false) })
-		return u.sent, err
+	err = u.runRemote(ctx, func(ctx context.Context, off int64) (io.ReadCloser, error) { return src.blob(ctx, d, off, false) })
+	if _, fromLayout := src.(*layoutEnd); fromLayout && errors.Is(err, ErrDigestMismatch) {
+		err = fmt.Errorf("%w: blob %s: %w", ErrInvalidLayout, d.Digest, err)
 	}
-	body, err := src.blob(ctx, d, 0, true)
-	if err != nil {
-		u.abandon(ctx)
-		return 0, err
-	}
-	defer body.Close()
-	if lb, ok := body.(*layoutBlob); ok && d.Size > u.chunkSize {
-		// A layout's file is sent by sections and hashed meanwhile.
-		if _, err = u.runFile(ctx, lb.file, 0, true, false); errors.Is(err, ErrDigestMismatch) {
-			err = fmt.Errorf("%w: blob %s: %w", ErrInvalidLayout, d.Digest, err)
-		}
-		return u.sent, err
-	}
-	// A blob of one chunk or less goes whole, from memory; the source
-	// verifies it as it is read, before the upload is completed.
-	err = u.run(ctx, body)
+	r.learnChunkSize(u.chunkSize)
 	return u.sent, err
+}
+
+// learnChunkSize keeps a chunk size an upload had to halve to (413: the
+// registry's body limit is below it) for the blobs after it.
+func (r *registryRepo) learnChunkSize(n int64) {
+	for {
+		old := r.chunkSize.Load()
+		if n >= old || r.chunkSize.CompareAndSwap(old, n) {
+			return
+		}
+	}
 }
 
 // mount asks the registry to mount d from r.mountFrom: done when it did;

@@ -381,3 +381,22 @@ func TestPullImageRemovesStaleTempFiles(t *testing.T) {
 	require.NoFileExists(t, stale, "a writer killed a day ago left it")
 	require.FileExists(t, fresh, "it may be another writer's, at work now")
 }
+
+func TestAnImageTransferLearnsTheRegistrysBodyLimitOnce(t *testing.T) {
+	a, b := acrtest.NewServer(t, nil), acrtest.NewServer(t, nil)
+	img := seedIndex(t, a, "app", "v1", []string{"linux/amd64"}, 4, 300_000)
+	ca, cb := newTestClient(t, a, a.Credential()), newTestClient(t, b, b.Credential())
+	// The target refuses request bodies over 200 KB, as ACR does past
+	// about 20 MB.
+	b.InjectFault(acrtest.Fault{Match: func(r *http.Request) bool {
+		return (r.Method == http.MethodPut || r.Method == http.MethodPatch) && r.ContentLength > 200_000
+	}, Status: http.StatusRequestEntityTooLarge})
+	_, err := ca.CopyImage(context.Background(), "app", "v1", cb, "app", "v1", &ContainerRegistryClientCopyImageOptions{Concurrency: 1})
+	require.NoError(t, err)
+	require.Equal(t, 1, b.FaultsFired(), "the first refusal halves the chunk size for every blob after it")
+	for d, want := range img.blobs {
+		got, ok := b.Blob("app", d)
+		require.True(t, ok)
+		require.Equal(t, ComputeDigest(want), ComputeDigest(got))
+	}
+}

@@ -350,8 +350,9 @@ type ContainerRegistryClientPushImageOptions struct {
 	// digest. Empty means the entry named like the tag, else the only
 	// entry.
 	Reference string
-	// ChunkSize is the size of each upload request, as for
-	// BlobClient.UploadBlob.
+	// ChunkSize is the size of each upload request; zero means
+	// DefaultImageChunkSize, and it may not exceed MaxChunkSize. Bytes
+	// stream from the layout's files, so it costs no memory.
 	ChunkSize int64
 	// Repair pushes every blob and manifest even when the repository
 	// already has the image under the tag, mending what it lacks.
@@ -373,9 +374,10 @@ type ContainerRegistryClientCopyImageOptions struct {
 	// ReferrerArtifactTypes, when not empty, keeps only referrers of these
 	// artifact types.
 	ReferrerArtifactTypes []string
-	// ChunkSize is the size of each upload request, as for
-	// BlobClient.UploadBlob. A copy holds about two chunks per blob in
-	// flight, whatever the blob sizes.
+	// ChunkSize is the size of each upload request; zero means
+	// DefaultImageChunkSize, and it may not exceed MaxChunkSize. Bytes
+	// stream from the source's responses into the target's requests, so
+	// it costs no memory.
 	ChunkSize int64
 	// Repair copies every blob and manifest even when the target already
 	// has the image under the tag, mending what it lacks.

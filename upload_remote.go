@@ -26,6 +26,11 @@ func (u *blobUpload) runRemote(ctx context.Context, open sourceAt) (err error) {
 	}
 	src := &remoteBlob{ctx: ctx, open: open, size: u.total, hash: hash}
 	defer src.close()
+	if u.total <= u.chunkSize {
+		if done, err := u.remoteWhole(ctx, src); done || err != nil {
+			return err
+		}
+	}
 	if err := u.open(ctx); err != nil {
 		return err
 	}
@@ -113,4 +118,45 @@ func (s *remoteSection) Read(p []byte) (int, error) {
 		return n, io.EOF
 	}
 	return n, nil
+}
+
+// remoteWhole uploads a blob of one chunk or less in the request that
+// completes the session, streamed from the source: done is false when the
+// registry refused a body that large (413), and the blob then goes in
+// chunks of half the size. A failure restarts it in a fresh session, as
+// the caller's retry rules allow.
+func (u *blobUpload) remoteWhole(ctx context.Context, src *remoteBlob) (done bool, err error) {
+	u.digest = u.want
+	for failures := 1; ; failures++ {
+		if err := u.open(ctx); err != nil {
+			return false, err
+		}
+		err := u.sendWholeBody(ctx, src.section(0, u.total))
+		if err == nil && src.hashed == u.total && src.hash.Matches(u.want) {
+			u.sent, u.location = u.total, ""
+			u.progress(u.sent, u.sent)
+			return true, nil
+		}
+		if src.hashed == u.total && !src.hash.Matches(u.want) {
+			// The source's bytes are not the blob's: the registry refused
+			// them (or, worse, took them unchecked). Sending again cannot
+			// help.
+			return false, nonRetriable(&DigestMismatchError{Expected: u.want, Actual: src.hash.Digest()})
+		}
+		if err == nil {
+			return false, fmt.Errorf("%w: the source ended at byte %d of %d", ErrSizeMismatch, src.hashed, u.total)
+		}
+		if isTooLarge(err) && u.total > minChunkSize {
+			u.chunkSize = max(min(u.chunkSize, u.total)/2, minChunkSize)
+			return false, nil
+		}
+		if u.committed(ctx) {
+			u.sent, u.location = u.total, ""
+			return true, nil
+		}
+		if werr := u.waitToRetry(ctx, failures, err); werr != nil {
+			return false, werr
+		}
+		u.abandon(ctx) // a fresh session for the next attempt
+	}
 }

@@ -241,7 +241,12 @@ func (u *blobUpload) whole(ctx context.Context, data []byte) error {
 // sendWhole sends the completing PUT with the blob's bytes, bounded by the
 // caller's TryTimeout.
 func (u *blobUpload) sendWhole(ctx context.Context, data []byte) error {
-	body := memoryChunk(data)
+	return u.sendWholeBody(ctx, memoryChunk(data))
+}
+
+// sendWholeBody sends the completing PUT with body, bounded by the
+// caller's TryTimeout.
+func (u *blobUpload) sendWholeBody(ctx context.Context, body *chunkBody) error {
 	defer body.end()
 	tctx, cancel := u.client.retry.tryContext(noRetry(ctx))
 	defer cancel()
