@@ -154,12 +154,51 @@ func (t *imageTransfer) run(ctx context.Context, root Descriptor, data []byte, r
 	if err != nil {
 		return res, err
 	}
-	for _, n := range order {
-		if err := t.putManifest(ctx, n, node, ref); err != nil {
+	for _, level := range manifestLevels(order) {
+		if err := t.putManifests(ctx, level, node, ref); err != nil {
 			return res, err
 		}
 	}
 	return res, nil
+}
+
+// putManifests stores a level of manifests, all at once within the budget.
+func (t *imageTransfer) putManifests(ctx context.Context, level []*manifestNode, root *manifestNode, ref string) error {
+	errs := make([]error, len(level))
+	var wg sync.WaitGroup
+	for i, n := range level {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = t.putManifest(ctx, n, root, ref)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// manifestLevels groups the manifests (in post-order) so that each level
+// needs only the levels before it: an index after its manifests, a
+// referrer after its subject. The root comes last of its tree, so its tag
+// moves only once everything under it is stored.
+func manifestLevels(order []*manifestNode) [][]*manifestNode {
+	height := map[*manifestNode]int{}
+	var levels [][]*manifestNode
+	for _, n := range order {
+		h := height[n] // at least one past a subject, set below
+		for _, c := range n.children {
+			h = max(h, height[c]+1)
+		}
+		height[n] = h
+		for _, r := range n.referrers {
+			height[r] = max(height[r], h+1)
+		}
+		for len(levels) <= h {
+			levels = append(levels, nil)
+		}
+		levels[h] = append(levels[h], n)
+	}
+	return levels
 }
 
 // putManifest stores n on the target, the root under ref.

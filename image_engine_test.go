@@ -74,3 +74,22 @@ func TestThe429sOfATransferReachItsThrottle(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 4, th.current(), "the pipeline told the throttle of the 429")
 }
+
+func TestManifestLevelsPutChildrenAndSubjectsFirst(t *testing.T) {
+	node := func(name string) *manifestNode { return &manifestNode{desc: Descriptor{Digest: name}} }
+	a, b, idx := node("a"), node("b"), node("index")
+	sigIdx, sbomA, sigSbom := node("sig-of-index"), node("sbom-of-a"), node("sig-of-sbom")
+	idx.children = []*manifestNode{a, b}
+	idx.referrers = []*manifestNode{sigIdx}
+	a.referrers = []*manifestNode{sbomA}
+	sbomA.referrers = []*manifestNode{sigSbom}
+	var names [][]string
+	for _, level := range manifestLevels(postOrder(idx)) {
+		var l []string
+		for _, n := range level {
+			l = append(l, n.desc.Digest)
+		}
+		names = append(names, l)
+	}
+	require.Equal(t, [][]string{{"a", "b"}, {"sbom-of-a", "index"}, {"sig-of-sbom", "sig-of-index"}}, names)
+}
