@@ -23,16 +23,19 @@ func (e *layoutEnd) manifest(_ context.Context, d Descriptor) ([]byte, error) {
 	return e.l.readManifest(d)
 }
 
-func (e *layoutEnd) blob(_ context.Context, d Descriptor, off int64, verify bool) (io.ReadCloser, error) {
+func (e *layoutEnd) blob(_ context.Context, d Descriptor) (io.ReadCloser, error) {
+	return e.l.open(d)
+}
+
+func (e *layoutEnd) blobRange(_ context.Context, d Descriptor, off, n int64) (io.ReadCloser, error) {
 	b, err := e.l.open(d)
-	if err != nil || verify && off == 0 {
-		return b, err
+	if err != nil {
+		return nil, err
 	}
-	// Only a read from the start can be verified; a later part is plain.
 	return struct {
 		io.Reader
 		io.Closer
-	}{io.NewSectionReader(b.file, off, d.Size-off), b.file}, nil
+	}{io.NewSectionReader(b.file, off, n), b.file}, nil
 }
 
 // referrers: a layout is pushed with what its index names, not searched.
@@ -64,7 +67,7 @@ func (e *layoutEnd) putBlob(ctx context.Context, d Descriptor, src imageSource, 
 		}
 		return 0, err
 	}
-	fetch := func(ctx context.Context, off int64) (io.ReadCloser, error) { return src.blob(ctx, d, off, false) }
+	fetch := func(ctx context.Context, off, n int64) (io.ReadCloser, error) { return src.blobRange(ctx, d, off, n) }
 	return e.l.ingest(ctx, d, fetch, e.retry, progress)
 }
 

@@ -70,7 +70,7 @@ func (t *imageTransfer) checkImagePlatform(ctx context.Context, config Descripto
 	if config.Size > MaxManifestSize {
 		return fmt.Errorf("%w: the image config is %d bytes", ErrManifestTooLarge, config.Size)
 	}
-	body, err := t.src.blob(ctx, config, 0, true)
+	body, err := t.src.blob(ctx, config)
 	if err != nil {
 		return err
 	}

@@ -60,24 +60,32 @@ func (r *registryRepo) manifest(ctx context.Context, d Descriptor) ([]byte, erro
 	return m.ManifestData, nil
 }
 
-func (r *registryRepo) blob(ctx context.Context, d Descriptor, off int64, verify bool) (io.ReadCloser, error) {
+func (r *registryRepo) blob(ctx context.Context, d Descriptor) (io.ReadCloser, error) {
 	if d.Size == 0 {
 		return io.NopCloser(bytes.NewReader(nil)), nil
 	}
-	if verify && off == 0 {
-		resp, err := r.blobs.GetBlob(ctx, r.name, d.Digest, nil)
-		if err != nil {
-			return nil, err
-		}
-		if resp.ContentLength != nil && *resp.ContentLength != d.Size {
-			resp.Body.Close()
-			return nil, fmt.Errorf("%w: the registry has %d bytes of %s, the manifest says %d", ErrSizeMismatch, *resp.ContentLength, d.Digest, d.Size)
-		}
-		return resp.Body, nil
-	}
-	resp, err := r.blobs.GetChunk(ctx, r.name, d.Digest, off, d.Size-1, nil)
+	resp, err := r.blobs.GetBlob(ctx, r.name, d.Digest, nil)
 	if err != nil {
 		return nil, err
+	}
+	if resp.ContentLength != nil && *resp.ContentLength != d.Size {
+		resp.Body.Close()
+		return nil, fmt.Errorf("%w: the registry has %d bytes of %s, the manifest says %d", ErrSizeMismatch, *resp.ContentLength, d.Digest, d.Size)
+	}
+	return resp.Body, nil
+}
+
+func (r *registryRepo) blobRange(ctx context.Context, d Descriptor, off, n int64) (io.ReadCloser, error) {
+	if n == 0 {
+		return io.NopCloser(bytes.NewReader(nil)), nil
+	}
+	resp, err := r.blobs.GetChunk(ctx, r.name, d.Digest, off, off+n-1, nil)
+	if err != nil {
+		return nil, err
+	}
+	if *resp.ContentLength != n {
+		resp.Body.Close()
+		return nil, fmt.Errorf("%w: the registry has %d bytes of %s from offset %d, the manifest says %d", ErrSizeMismatch, *resp.ContentLength, d.Digest, off, n)
 	}
 	return resp.Body, nil
 }
@@ -116,7 +124,7 @@ func (r *registryRepo) putBlob(ctx context.Context, d Descriptor, src imageSourc
 		}
 		return 0, err
 	}
-	err = u.runRemote(ctx, func(ctx context.Context, off int64) (io.ReadCloser, error) { return src.blob(ctx, d, off, false) })
+	err = u.runRemote(ctx, func(ctx context.Context, off int64) (io.ReadCloser, error) { return src.blobRange(ctx, d, off, d.Size-off) })
 	if _, fromLayout := src.(*layoutEnd); fromLayout && errors.Is(err, ErrDigestMismatch) {
 		err = fmt.Errorf("%w: blob %s: %w", ErrInvalidLayout, d.Digest, err)
 	}

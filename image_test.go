@@ -400,3 +400,57 @@ func TestAnImageTransferLearnsTheRegistrysBodyLimitOnce(t *testing.T) {
 		require.Equal(t, ComputeDigest(want), ComputeDigest(got))
 	}
 }
+
+// withPartSize makes PullImage fetch blobs in parts of n bytes for one
+// test (not parallel).
+func withPartSize(t *testing.T, n int64) {
+	old := ingestPartSize
+	ingestPartSize = n
+	t.Cleanup(func() { ingestPartSize = old })
+}
+
+func TestPullImageFetchesALargeBlobInPartsAndContinuesEach(t *testing.T) {
+	withPartSize(t, 100_000)
+	srv := acrtest.NewServer(t, &acrtest.Options{RedirectBlobs: true})
+	img := seedIndex(t, srv, "app", "v1", []string{"linux/amd64"}, 1, 450_000)
+	c := newTestClient(t, srv, srv.Credential())
+	var layer string
+	for d, b := range img.blobs {
+		if len(b) == 450_000 {
+			layer = d
+		}
+	}
+	// An earlier pull was cut off with parts 0 and 2 begun, part 3 done.
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "ingest"), 0o755))
+	partial := filepath.Join(dir, "ingest", strings.Replace(layer, ":", "-", 1)+".partial")
+	data := img.blobs[layer]
+	require.NoError(t, os.WriteFile(partial, data[:40_000], 0o644))
+	require.NoError(t, os.WriteFile(partial+".2", data[200_000:230_000], 0o644))
+	require.NoError(t, os.WriteFile(partial+".3", data[300_000:400_000], 0o644))
+	srv.ResetRequests()
+	resp, err := c.PullImage(context.Background(), "app", "v1", dir, &ContainerRegistryClientPullImageOptions{Concurrency: 8})
+	require.NoError(t, err)
+	requireLayoutHolds(t, dir, img)
+	require.Equal(t, img.size-img.manifestBytes()-40_000-30_000-100_000, resp.BytesTransferred)
+	var ranges []string
+	for _, r := range srv.Requests() {
+		if r.Method == http.MethodGet && strings.Contains(r.Path, layer) && r.Status == http.StatusTemporaryRedirect {
+			ranges = append(ranges, r.Header.Get("Range"))
+		}
+	}
+	require.ElementsMatch(t, []string{"bytes=40000-99999", "bytes=100000-199999", "bytes=230000-299999", "bytes=400000-449999"}, ranges)
+	matches, _ := filepath.Glob(partial + "*")
+	require.Empty(t, matches, "the parts are gone once the blob is in blobs/")
+
+	// Parts whose bytes are wrong: the joined blob fails its digest, and
+	// the pull starts the blob over once.
+	dir2 := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir2, "ingest"), 0o755))
+	partial2 := filepath.Join(dir2, "ingest", strings.Replace(layer, ":", "-", 1)+".partial.1")
+	require.NoError(t, os.WriteFile(partial2, make([]byte, 100_000), 0o644))
+	resp, err = c.PullImage(context.Background(), "app", "v1", dir2, nil)
+	require.NoError(t, err)
+	requireLayoutHolds(t, dir2, img)
+	require.Equal(t, img.size-img.manifestBytes()-100_000+450_000, resp.BytesTransferred)
+}

@@ -47,6 +47,17 @@ func (t *throttle) acquire(ctx context.Context) error {
 	}
 }
 
+// tryAcquire takes a slot if one is free now.
+func (t *throttle) tryAcquire() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.inUse < t.limit {
+		t.inUse++
+		return true
+	}
+	return false
+}
+
 // release returns a slot; a budget's worth of releases since the last
 // 429 grows the budget by one.
 func (t *throttle) release() {

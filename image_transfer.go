@@ -42,10 +42,12 @@ const maxImageManifests = 10000
 type imageSource interface {
 	// manifest returns the manifest d describes, verified against d.
 	manifest(ctx context.Context, d Descriptor) ([]byte, error)
-	// blob returns d's bytes from offset off. With verify (and off 0),
-	// reading them to the end checks them against d; without, the caller
-	// hashes them itself.
-	blob(ctx context.Context, d Descriptor, off int64, verify bool) (io.ReadCloser, error)
+	// blob returns d's bytes; reading them to the end checks them
+	// against d.
+	blob(ctx context.Context, d Descriptor) (io.ReadCloser, error)
+	// blobRange returns n of d's bytes from offset off, unchecked: the
+	// caller hashes them itself.
+	blobRange(ctx context.Context, d Descriptor, off, n int64) (io.ReadCloser, error)
 	// referrers lists the manifests whose subject is d.
 	referrers(ctx context.Context, d Descriptor) ([]Descriptor, error)
 }

@@ -5,6 +5,15 @@ package azacr
 // as they arrive, and a later attempt, in this process or the next, hashes
 // what is there and asks for the rest with a Range. Only the whole blob,
 // verified, is renamed into blobs/.
+//
+// A blob larger than ingestPartSize is fetched in parts of that size, each
+// into a file of its own (the first part into the .partial file, part k
+// into .partial.<k>), by as many connections as the transfer's budget can
+// spare: on a link that caps each connection, as the internet does, one
+// large layer would otherwise take as long as the whole rest of the image.
+// The parts are the same in every attempt, so each continues on its own;
+// once all are complete they are joined into the first file, hashed, and
+// checked.
 
 import (
 	"context"
@@ -14,15 +23,21 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
-// blobFetcher returns the bytes of a blob from offset off to its end.
-type blobFetcher func(ctx context.Context, off int64) (io.ReadCloser, error)
+// blobFetcher returns n bytes of a blob from offset off.
+type blobFetcher func(ctx context.Context, off, n int64) (io.ReadCloser, error)
 
 // ingestBuffer is the size of the reads of a download into a layout.
 const ingestBuffer = 256 << 10
+
+// ingestPartSize is the size of the parts a large blob is fetched in
+// (a variable for tests).
+var ingestPartSize int64 = 16 << 20
 
 // lockPoll is how often a download waits for another writer of the same
 // blob (another pull into the layout) to finish.
@@ -45,22 +60,20 @@ func (l *imageLayout) ingest(ctx context.Context, d Descriptor, fetch blobFetche
 		os.Remove(f.Name())
 		return 0, err
 	}
-	p := &partialBlob{f: f, d: d}
-	fetched, err := p.download(ctx, fetch, rules, progress)
-	if errors.Is(err, ErrDigestMismatch) && p.resumed {
+	b := &ingestion{l: l, d: d, main: f, fetch: fetch, rules: rules, progress: progress}
+	fetched, err := b.run(ctx)
+	if errors.Is(err, ErrDigestMismatch) && b.resumed {
 		// The bytes kept from before were not the blob's (a disk that
 		// lost a write, another writer): start over once.
 		var more int64
-		p = &partialBlob{f: f, d: d}
-		if err = f.Truncate(0); err == nil {
-			more, err = p.download(ctx, fetch, rules, progress)
-		}
+		b = &ingestion{l: l, d: d, main: f, fetch: fetch, rules: rules, progress: progress, fresh: true}
+		more, err = b.run(ctx)
 		fetched += more
 	}
 	if err != nil {
 		return fetched, err
 	}
-	return fetched, p.commit(l)
+	return fetched, b.commit()
 }
 
 // lockPartial opens the partial file at path and takes its lock, waiting
@@ -89,25 +102,236 @@ func (l *imageLayout) lockPartial(ctx context.Context, path string) (*os.File, e
 	}
 }
 
-// partialBlob is a blob being downloaded into its partial file.
-type partialBlob struct {
-	f       *os.File
-	d       Descriptor
-	hash    *digester
-	have    int64
+// ingestion is one attempt at a blob: its parts, fetched, then joined.
+type ingestion struct {
+	l        *imageLayout
+	d        Descriptor
+	main     *os.File // the .partial file, locked: the blob's first part
+	fetch    blobFetcher
+	rules    retryRules
+	progress func(int64)
+	fresh    bool // drop what earlier attempts kept
+
+	parts   []*blobPart
 	resumed bool // bytes from an earlier attempt were kept
+
+	mu   sync.Mutex
+	held int64 // bytes of all parts, for progress
 }
 
-// download fills the partial file to the blob's size, hashing it, from
-// what it holds already.
-func (p *partialBlob) download(ctx context.Context, fetch blobFetcher, rules retryRules, progress func(int64)) (int64, error) {
-	if err := p.hashKept(); err != nil {
+// run fetches every part and joins them; it returns the bytes fetched.
+func (b *ingestion) run(ctx context.Context) (int64, error) {
+	defer b.closeParts()
+	if err := b.openParts(); err != nil {
 		return 0, err
 	}
-	progress(p.have)
+	b.progress(b.held)
+	fetched, err := b.fetchParts(ctx)
+	if err != nil {
+		return fetched, err
+	}
+	return fetched, b.join()
+}
+
+// openParts opens the file of every part, keeping what each holds unless
+// the attempt is fresh.
+func (b *ingestion) openParts() error {
+	for off, k := int64(0), 0; off < b.d.Size || k == 0; off, k = off+ingestPartSize, k+1 {
+		p := &blobPart{f: b.main, off: off, size: min(ingestPartSize, b.d.Size-off)}
+		if b.d.Size <= ingestPartSize {
+			p.size = b.d.Size // one part: the whole blob, hashed as it comes
+			if err := p.startHash(b.d.Digest); err != nil {
+				return err
+			}
+		}
+		if k > 0 {
+			f, err := os.OpenFile(b.main.Name()+"."+strconv.Itoa(k), os.O_RDWR|os.O_CREATE|noFollow, 0o644)
+			if err != nil {
+				return err
+			}
+			p.f = f
+		}
+		b.parts = append(b.parts, p)
+		if err := p.keep(b.fresh); err != nil {
+			return err
+		}
+		b.resumed = b.resumed || p.have > 0
+		b.held += p.have
+	}
+	return nil
+}
+
+// closeParts closes the files of the parts after the first.
+func (b *ingestion) closeParts() {
+	for _, p := range b.parts {
+		if p.f != b.main {
+			p.f.Close()
+		}
+	}
+}
+
+// fetchParts fetches the parts not yet complete: with this goroutine's
+// slot of the budget, and as many more slots as are free now.
+func (b *ingestion) fetchParts(ctx context.Context) (int64, error) {
+	var todo []*blobPart
+	for _, p := range b.parts {
+		if p.have < p.size {
+			todo = append(todo, p)
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		fetched int64
+		errs    []error
+		next    = 0
+	)
+	work := func() {
+		defer wg.Done()
+		for {
+			mu.Lock()
+			if next == len(todo) || len(errs) > 0 {
+				mu.Unlock()
+				return
+			}
+			p := todo[next]
+			next++
+			mu.Unlock()
+			n, err := p.download(ctx, b.d, b.fetch, b.rules, b.add)
+			mu.Lock()
+			fetched += n
+			if err != nil {
+				errs = append(errs, err)
+				cancel()
+			}
+			mu.Unlock()
+		}
+	}
+	th, _ := ctx.Value(throttleKey{}).(*throttle)
+	for i := range todo {
+		if i > 0 {
+			if th == nil || !th.tryAcquire() {
+				break
+			}
+			wg.Add(1)
+			go func() { defer th.release(); work() }()
+			continue
+		}
+		wg.Add(1)
+		go work()
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		return fetched, errs[0]
+	}
+	return fetched, nil
+}
+
+// add records that n more bytes of the blob are held.
+func (b *ingestion) add(n int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.held += n
+	b.progress(b.held)
+}
+
+// join appends the parts after the first to the first file, hashing the
+// blob, and checks it. A blob that fails loses every part: which one was
+// wrong cannot be told.
+func (b *ingestion) join() error {
+	first := b.parts[0]
+	if len(b.parts) > 1 {
+		hash, err := newDigester(b.d.Digest)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(hash, io.NewSectionReader(b.main, 0, first.size)); err != nil {
+			return err
+		}
+		if _, err := b.main.Seek(first.size, io.SeekStart); err != nil {
+			return err
+		}
+		for _, p := range b.parts[1:] {
+			if _, err := io.Copy(io.MultiWriter(b.main, hash), io.NewSectionReader(p.f, 0, p.size)); err != nil {
+				return err
+			}
+		}
+		first.hash = hash
+	}
+	if first.hash.Matches(b.d.Digest) {
+		return nil
+	}
+	for _, p := range b.parts {
+		p.f.Truncate(0)
+	}
+	return &DigestMismatchError{Expected: b.d.Digest, Actual: first.hash.Digest()}
+}
+
+// commit flushes the verified blob, renames it into blobs/, and removes
+// the other parts' files.
+func (b *ingestion) commit() error {
+	final := b.l.blobPath(b.d.Digest)
+	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+		return err
+	}
+	if err := b.main.Sync(); err != nil {
+		return err
+	}
+	if err := os.Rename(b.main.Name(), final); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	for k := 1; k < len(b.parts); k++ {
+		os.Remove(b.main.Name() + "." + strconv.Itoa(k))
+	}
+	return nil
+}
+
+// blobPart is a range of a blob being downloaded into a file of its own,
+// from the file's start.
+type blobPart struct {
+	f         *os.File
+	off, size int64 // the range of the blob: [off, off+size)
+	have      int64
+	hash      *digester // a blob of one part is hashed as it comes
+}
+
+func (p *blobPart) startHash(digest string) (err error) {
+	p.hash, err = newDigester(digest)
+	return err
+}
+
+// keep positions the file after the bytes an earlier attempt left, and
+// hashes them when the part is hashed. A file longer than the part, and
+// any file of a fresh attempt, is emptied.
+func (p *blobPart) keep(fresh bool) error {
+	info, err := p.f.Stat()
+	if err != nil {
+		return err
+	}
+	p.have = info.Size()
+	if fresh || p.have > p.size {
+		p.have = 0
+		if err := p.f.Truncate(0); err != nil {
+			return err
+		}
+	}
+	if p.hash != nil {
+		if _, err := io.CopyN(p.hash, io.NewSectionReader(p.f, 0, p.have), p.have); err != nil {
+			return err
+		}
+	}
+	_, err = p.f.Seek(p.have, io.SeekStart)
+	return err
+}
+
+// download fills the part, retrying dropped connections as rules say;
+// add gets each new byte count. It returns the bytes fetched.
+func (p *blobPart) download(ctx context.Context, d Descriptor, fetch blobFetcher, rules retryRules, add func(int64)) (int64, error) {
 	var fetched int64
-	for failures := 0; p.have < p.d.Size; {
-		n, err := p.fetchFrom(ctx, fetch, progress)
+	for failures := 0; p.have < p.size; {
+		n, err := p.fetchRest(ctx, d, fetch, add)
 		fetched += n
 		if err == nil {
 			break
@@ -127,81 +351,42 @@ func (p *partialBlob) download(ctx context.Context, fetch blobFetcher, rules ret
 			return fetched, err
 		}
 	}
-	if p.have != p.d.Size || !p.hash.Matches(p.d.Digest) {
-		err := &DigestMismatchError{Expected: p.d.Digest, Actual: p.hash.Digest()}
+	if p.hash != nil && !p.hash.Matches(d.Digest) {
+		err := &DigestMismatchError{Expected: d.Digest, Actual: p.hash.Digest()}
 		p.f.Truncate(0)
 		return fetched, err
 	}
 	return fetched, nil
 }
 
-// hashKept hashes the bytes an earlier attempt left in the file, and
-// positions the file after them. A file longer than the blob is emptied.
-func (p *partialBlob) hashKept() error {
-	var err error
-	if p.hash, err = newDigester(p.d.Digest); err != nil {
-		return err
-	}
-	info, err := p.f.Stat()
-	if err != nil {
-		return err
-	}
-	p.have = info.Size()
-	if p.have > p.d.Size {
-		p.have = 0
-		if err := p.f.Truncate(0); err != nil {
-			return err
-		}
-	}
-	p.resumed = p.have > 0
-	if _, err := io.CopyN(p.hash, io.NewSectionReader(p.f, 0, p.have), p.have); err != nil {
-		return err
-	}
-	_, err = p.f.Seek(p.have, io.SeekStart)
-	return err
-}
-
-// fetchFrom fetches the rest of the blob into the file; it returns the
-// bytes it added, and an error when it did not reach the end.
-func (p *partialBlob) fetchFrom(ctx context.Context, fetch blobFetcher, progress func(int64)) (int64, error) {
-	body, err := fetch(ctx, p.have)
+// fetchRest fetches the rest of the part into its file; it returns the
+// bytes it added, and an error when it did not reach the part's end.
+func (p *blobPart) fetchRest(ctx context.Context, d Descriptor, fetch blobFetcher, add func(int64)) (int64, error) {
+	body, err := fetch(ctx, p.off+p.have, p.size-p.have)
 	if err != nil {
 		return 0, err
 	}
 	defer body.Close()
 	buf := make([]byte, ingestBuffer)
 	start := p.have
-	for p.have < p.d.Size {
-		n, err := body.Read(buf[:min(int64(len(buf)), p.d.Size-p.have)])
+	for p.have < p.size {
+		n, err := body.Read(buf[:min(int64(len(buf)), p.size-p.have)])
 		if n > 0 {
 			if _, werr := p.f.Write(buf[:n]); werr != nil {
 				return p.have - start, nonRetriable(werr)
 			}
-			p.hash.Write(buf[:n])
+			if p.hash != nil {
+				p.hash.Write(buf[:n])
+			}
 			p.have += int64(n)
-			progress(p.have)
+			add(int64(n))
 		}
-		if err == io.EOF && p.have < p.d.Size {
-			err = fmt.Errorf("%w: the registry sent %d of %d bytes of %s", ErrSizeMismatch, p.have, p.d.Size, p.d.Digest)
+		if err == io.EOF && p.have < p.size {
+			err = fmt.Errorf("%w: the registry sent %d of %d bytes of %s from offset %d", ErrSizeMismatch, p.have, p.size, d.Digest, p.off)
 		}
 		if err != nil && err != io.EOF {
 			return p.have - start, err
 		}
 	}
 	return p.have - start, nil
-}
-
-// commit flushes the verified blob and renames it into blobs/.
-func (p *partialBlob) commit(l *imageLayout) error {
-	final := l.blobPath(p.d.Digest)
-	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
-		return err
-	}
-	if err := p.f.Sync(); err != nil {
-		return err
-	}
-	if err := os.Rename(p.f.Name(), final); err != nil && !errors.Is(err, fs.ErrExist) {
-		return err
-	}
-	return nil
 }
