@@ -124,7 +124,9 @@ func (r *registryRepo) putBlob(ctx context.Context, d Descriptor, src imageSourc
 		}
 		return 0, err
 	}
-	err = u.runRemote(ctx, func(ctx context.Context, off int64) (io.ReadCloser, error) { return src.blobRange(ctx, d, off, d.Size-off) })
+	err = u.runRemote(ctx, func(ctx context.Context, off int64) (io.ReadCloser, error) {
+		return src.blobRange(ctx, d, off, d.Size-off)
+	})
 	if _, fromLayout := src.(*layoutEnd); fromLayout && errors.Is(err, ErrDigestMismatch) {
 		err = fmt.Errorf("%w: blob %s: %w", ErrInvalidLayout, d.Digest, err)
 	}
