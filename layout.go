@@ -118,7 +118,8 @@ func (l *imageLayout) blobPath(d string) string {
 // the bytes are hashed too; a blob that fails is removed, so that it is
 // fetched again.
 func (l *imageLayout) has(d Descriptor, verify bool) (bool, error) {
-	info, err := os.Stat(l.blobPath(d.Digest))
+	// Lstat: a link is not a blob the layout holds, whatever it points to.
+	info, err := os.Lstat(l.blobPath(d.Digest))
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
