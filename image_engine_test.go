@@ -93,3 +93,23 @@ func TestManifestLevelsPutChildrenAndSubjectsFirst(t *testing.T) {
 	}
 	require.Equal(t, [][]string{{"a", "b"}, {"sbom-of-a", "index"}, {"sig-of-sbom", "sig-of-index"}}, names)
 }
+
+func TestThrottleServesTheLargestBlobFirst(t *testing.T) {
+	th := newThrottle(1)
+	require.NoError(t, th.acquire(context.Background()))
+	order := make(chan int64, 3)
+	for i, p := range []int64{10, 1000, 10} {
+		go func() {
+			if th.acquireFor(context.Background(), p) == nil {
+				order <- p
+				th.release()
+			}
+		}()
+		queued := i + 1
+		require.Eventually(t, func() bool { th.mu.Lock(); defer th.mu.Unlock(); return len(th.waiters) == queued }, hangLimit, time.Millisecond)
+	}
+	th.release()
+	require.Equal(t, int64(1000), <-order, "the largest first")
+	require.Equal(t, int64(10), <-order)
+	require.Equal(t, int64(10), <-order)
+}

@@ -9,49 +9,76 @@ package azacr
 import (
 	"context"
 	"net/http"
+	"slices"
 	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 )
 
-// throttle is a transfer's concurrency budget.
+// throttle is a transfer's concurrency budget. Slots go to waiters by
+// priority (the size of the blob they work on), so that the parts of the
+// largest blob, which decides how long the transfer takes, run first.
 type throttle struct {
 	mu      sync.Mutex
-	max     int           // the Concurrency option
-	limit   int           // the budget now: 1..max
-	inUse   int           // slots taken
-	clean   int           // slots released since the last 429
-	changed chan struct{} // closed when a slot may have come free
+	max     int // the Concurrency option
+	limit   int // the budget now: 1..max
+	inUse   int // slots taken
+	clean   int // slots released since the last 429
+	waiters []*slotWaiter
+}
+
+// slotWaiter is a goroutine waiting for a slot.
+type slotWaiter struct {
+	priority int64
+	granted  chan struct{} // closed when the slot is the waiter's
 }
 
 func newThrottle(max int) *throttle {
-	return &throttle{max: max, limit: max, changed: make(chan struct{})}
+	return &throttle{max: max, limit: max}
 }
 
-// acquire takes a slot, waiting while the budget is spent, until ctx ends.
-func (t *throttle) acquire(ctx context.Context) error {
-	for {
-		t.mu.Lock()
-		if t.inUse < t.limit {
-			t.inUse++
-			t.mu.Unlock()
-			return nil
-		}
-		changed := t.changed
+// acquire takes a slot with the lowest priority, waiting while the budget
+// is spent, until ctx ends.
+func (t *throttle) acquire(ctx context.Context) error { return t.acquireFor(ctx, 0) }
+
+// acquireFor takes a slot, after every waiter of a higher priority and
+// those of the same priority that came first.
+func (t *throttle) acquireFor(ctx context.Context, priority int64) error {
+	t.mu.Lock()
+	if t.inUse < t.limit && len(t.waiters) == 0 {
+		t.inUse++
 		t.mu.Unlock()
+		return nil
+	}
+	w := &slotWaiter{priority: priority, granted: make(chan struct{})}
+	i := 0
+	for i < len(t.waiters) && t.waiters[i].priority >= priority {
+		i++
+	}
+	t.waiters = slices.Insert(t.waiters, i, w)
+	t.mu.Unlock()
+	select {
+	case <-w.granted:
+		return nil
+	case <-ctx.Done():
+		t.mu.Lock()
+		defer t.mu.Unlock()
 		select {
-		case <-changed:
-		case <-ctx.Done():
-			return ctx.Err()
+		case <-w.granted: // granted meanwhile: hand it on
+			t.inUse--
+			t.grant()
+		default:
+			t.waiters = slices.DeleteFunc(t.waiters, func(o *slotWaiter) bool { return o == w })
 		}
+		return ctx.Err()
 	}
 }
 
-// tryAcquire takes a slot if one is free now.
+// tryAcquire takes a slot if one is free now and nobody waits.
 func (t *throttle) tryAcquire() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.inUse < t.limit {
+	if t.inUse < t.limit && len(t.waiters) == 0 {
 		t.inUse++
 		return true
 	}
@@ -68,7 +95,17 @@ func (t *throttle) release() {
 		t.limit++
 		t.clean = 0
 	}
-	t.wake()
+	t.grant()
+}
+
+// grant hands free slots to the first waiters. t.mu is held.
+func (t *throttle) grant() {
+	for t.inUse < t.limit && len(t.waiters) > 0 {
+		w := t.waiters[0]
+		t.waiters = t.waiters[1:]
+		t.inUse++
+		close(w.granted)
+	}
 }
 
 // throttled halves the budget: the registry answered 429.
@@ -84,11 +121,6 @@ func (t *throttle) current() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.limit
-}
-
-func (t *throttle) wake() {
-	close(t.changed)
-	t.changed = make(chan struct{})
 }
 
 // throttleKey is the context key under which a transfer's requests carry

@@ -235,7 +235,7 @@ func (t *imageTransfer) putBlobs(ctx context.Context, blobs []Descriptor) (int64
 		firstErr error
 	)
 	for _, d := range blobs {
-		if err := t.acquire(ctx); err != nil {
+		if err := t.budget.acquireFor(ctx, d.Size); err != nil {
 			break
 		}
 		wg.Add(1)

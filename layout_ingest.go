@@ -170,63 +170,84 @@ func (b *ingestion) closeParts() {
 	}
 }
 
-// fetchParts fetches the parts not yet complete: with this goroutine's
-// slot of the budget, and as many more slots as are free now.
+// fetchParts fetches the parts not yet complete: at once with this
+// goroutine's slot of the budget, and with a slot for each other part
+// asked of the budget before any smaller blob's.
 func (b *ingestion) fetchParts(ctx context.Context) (int64, error) {
-	var todo []*blobPart
-	for _, p := range b.parts {
-		if p.have < p.size {
-			todo = append(todo, p)
-		}
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		fetched int64
-		errs    []error
-		next    = 0
-	)
+	q := &partQueue{cancel: cancel}
+	for _, p := range b.parts {
+		if p.have < p.size {
+			q.todo = append(q.todo, p)
+		}
+	}
+	// helpers is the context of the waits for more slots: they end once
+	// every part is taken.
+	helpers, stopHelpers := context.WithCancel(ctx)
+	defer stopHelpers()
+	q.allTaken = stopHelpers
+	var wg sync.WaitGroup
 	work := func() {
 		defer wg.Done()
-		for {
-			mu.Lock()
-			if next == len(todo) || len(errs) > 0 {
-				mu.Unlock()
+		for p := q.take(); p != nil; p = q.take() {
+			n, err := p.download(ctx, b.d, b.fetch, b.rules, b.add)
+			q.done(n, err)
+		}
+	}
+	wg.Add(1)
+	go work()
+	th, _ := ctx.Value(throttleKey{}).(*throttle)
+	for i := 1; i < len(q.todo) && th != nil; i++ {
+		wg.Add(1)
+		go func() {
+			if th.acquireFor(helpers, b.d.Size) != nil {
+				wg.Done()
 				return
 			}
-			p := todo[next]
-			next++
-			mu.Unlock()
-			n, err := p.download(ctx, b.d, b.fetch, b.rules, b.add)
-			mu.Lock()
-			fetched += n
-			if err != nil {
-				errs = append(errs, err)
-				cancel()
-			}
-			mu.Unlock()
-		}
-	}
-	th, _ := ctx.Value(throttleKey{}).(*throttle)
-	for i := range todo {
-		if i > 0 {
-			if th == nil || !th.tryAcquire() {
-				break
-			}
-			wg.Add(1)
-			go func() { defer th.release(); work() }()
-			continue
-		}
-		wg.Add(1)
-		go work()
+			defer th.release()
+			work()
+		}()
 	}
 	wg.Wait()
-	if len(errs) > 0 {
-		return fetched, errs[0]
+	return q.fetched, q.err
+}
+
+// partQueue hands out the parts of a blob to the goroutines fetching them.
+type partQueue struct {
+	mu       sync.Mutex
+	todo     []*blobPart
+	next     int
+	fetched  int64
+	err      error
+	cancel   context.CancelFunc // ends every fetch, on the first failure
+	allTaken func()             // called once the last part is taken
+}
+
+// take returns the next part to fetch, or nil when none is left or a
+// fetch failed.
+func (q *partQueue) take() *blobPart {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.next == len(q.todo) || q.err != nil {
+		return nil
 	}
-	return fetched, nil
+	p := q.todo[q.next]
+	if q.next++; q.next == len(q.todo) {
+		q.allTaken()
+	}
+	return p
+}
+
+// done records a part's fetch.
+func (q *partQueue) done(n int64, err error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.fetched += n
+	if err != nil && q.err == nil {
+		q.err = err
+		q.cancel()
+	}
 }
 
 // add records that n more bytes of the blob are held.
