@@ -14,8 +14,8 @@ import (
 )
 
 // A layout directory others can write must not steer a pull's writes to a
-// file elsewhere: work files that are symbolic links are refused, and a
-// blob's name in blobs/ is replaced, never written through.
+// file elsewhere: a work file that is a symbolic or hard link is replaced
+// by a file of the pull's own, and so is a blob's name in blobs/.
 func TestPullImageNeverWritesThroughASymbolicLink(t *testing.T) {
 	srv := acrtest.NewServer(t, nil)
 	img := seedIndex(t, srv, "app", "v1", []string{"linux/amd64"}, 1, 1000)
@@ -31,10 +31,23 @@ func TestPullImageNeverWritesThroughASymbolicLink(t *testing.T) {
 	}
 	dir := t.TempDir()
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "ingest"), 0o755))
-	require.NoError(t, os.Symlink(victim, filepath.Join(dir, "ingest", strings.Replace(layer, ":", "-", 1)+".partial")))
+	partial := filepath.Join(dir, "ingest", strings.Replace(layer, ":", "-", 1)+".partial")
+	require.NoError(t, os.Symlink(victim, partial))
 	_, err := c.PullImage(context.Background(), "app", "v1", dir, nil)
-	require.Error(t, err, "a partial file that is a link is refused")
+	require.NoError(t, err, "a partial file that is a link is replaced by a file of the pull's own")
+	requireLayoutHolds(t, dir, img)
 	got, err := os.ReadFile(victim)
+	require.NoError(t, err)
+	require.Equal(t, "precious", string(got))
+
+	// A hard link to the victim in its place: the same.
+	dir3 := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir3, "ingest"), 0o755))
+	require.NoError(t, os.Link(victim, filepath.Join(dir3, "ingest", strings.Replace(layer, ":", "-", 1)+".partial")))
+	_, err = c.PullImage(context.Background(), "app", "v1", dir3, nil)
+	require.NoError(t, err)
+	requireLayoutHolds(t, dir3, img)
+	got, err = os.ReadFile(victim)
 	require.NoError(t, err)
 	require.Equal(t, "precious", string(got))
 

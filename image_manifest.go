@@ -12,59 +12,66 @@ import (
 
 // manifestRefs is what one manifest refers to.
 type manifestRefs struct {
-	kind      manifestKind
-	mediaType string       // the document's own mediaType, when it has one
-	blobs     []Descriptor // an image's config and layers, an artifact's blobs
-	manifests []Descriptor // an index's entries
+	kind         manifestKind
+	mediaType    string       // the document's own mediaType, when it has one
+	artifactType string       // the document's artifactType, else its config's media type
+	config       *Descriptor  // an image's config
+	blobs        []Descriptor // an image's config and layers, an artifact's blobs
+	manifests    []Descriptor // an index's entries
+	subject      *Descriptor  // the manifest this one refers to
 }
 
 // manifestDoc is every field of any manifest kind that names content.
 type manifestDoc struct {
-	MediaType string       `json:"mediaType"`
-	Config    *Descriptor  `json:"config"`
-	Layers    []Descriptor `json:"layers"`
-	Blobs     []Descriptor `json:"blobs"`
-	Manifests []Descriptor `json:"manifests"`
+	MediaType    string       `json:"mediaType"`
+	ArtifactType string       `json:"artifactType"`
+	Config       *Descriptor  `json:"config"`
+	Layers       []Descriptor `json:"layers"`
+	Blobs        []Descriptor `json:"blobs"`
+	Manifests    []Descriptor `json:"manifests"`
+	Subject      *Descriptor  `json:"subject"`
 }
 
 // parseManifest reads what the manifest data (served or described as
 // mediaType) refers to, checking every descriptor: a transfer follows
-// them, so a malformed digest or a negative size is refused here.
+// them, so a malformed digest or a negative size is refused here, and so
+// is a document whose fields are not those of the kind its media types
+// say (an image manifest served as an index would otherwise be taken for
+// an empty one, and its config and layers never fetched).
 func parseManifest(mediaType string, data []byte) (manifestRefs, error) {
 	var doc manifestDoc
 	if err := decodeJSON(data, &doc); err != nil {
 		return manifestRefs{}, fmt.Errorf("azacr: manifest does not parse: %w", err)
 	}
-	r := manifestRefs{mediaType: doc.MediaType, kind: kindOfMediaType(mediaType)}
-	if r.kind == kindUnknown {
-		r.kind = kindOfMediaType(doc.MediaType)
+	kind, err := manifestDocKind(mediaType, doc)
+	if err != nil {
+		return manifestRefs{}, err
 	}
-	if r.kind == kindUnknown {
-		switch {
-		case doc.Config != nil && doc.Manifests == nil:
-			r.kind = kindImageManifest
-		case doc.Manifests != nil && doc.Config == nil:
-			r.kind = kindImageIndex
-		default:
-			return r, fmt.Errorf("%w: media type %s, and neither an image manifest's nor an index's fields", ErrUnexpectedManifest, quoteValue(mediaType))
-		}
-	}
-	switch r.kind {
+	r := manifestRefs{kind: kind, mediaType: doc.MediaType, artifactType: doc.ArtifactType, config: doc.Config, subject: doc.Subject}
+	switch kind {
 	case kindImageManifest:
-		if doc.Config == nil {
-			return r, fmt.Errorf("%w: an image manifest without a config", ErrUnexpectedManifest)
+		// The config is never left out, whatever its media type says.
+		r.blobs = append([]Descriptor{*doc.Config}, slices.DeleteFunc(doc.Layers, isForeignLayer)...)
+		if r.artifactType == "" {
+			r.artifactType = doc.Config.MediaType
 		}
-		r.blobs = append([]Descriptor{*doc.Config}, doc.Layers...)
 	case kindImageIndex:
 		r.manifests = doc.Manifests
 	default:
-		r.blobs = doc.Blobs
+		r.blobs = slices.DeleteFunc(doc.Blobs, isForeignLayer)
 	}
-	r.blobs = slices.DeleteFunc(r.blobs, isForeignLayer)
 	for _, d := range slices.Concat(r.blobs, r.manifests) {
 		if err := checkDescriptor(d); err != nil {
 			return r, err
 		}
+	}
+	if r.subject != nil {
+		if err := checkDescriptor(*r.subject); err != nil {
+			return r, err
+		}
+	}
+	if len(r.manifests) > maxImageManifests {
+		return r, fmt.Errorf("azacr: the index lists %d manifests, more than %d", len(r.manifests), maxImageManifests)
 	}
 	for _, d := range r.manifests {
 		if d.Size > MaxManifestSize {
@@ -72,6 +79,43 @@ func parseManifest(mediaType string, data []byte) (manifestRefs, error) {
 		}
 	}
 	return r, nil
+}
+
+// manifestDocKind is what kind of manifest doc is: what mediaType (its
+// descriptor's, or the Content-Type it was served with) and its own
+// mediaType say, which must agree, else what its fields say; and its
+// fields must be those of that kind.
+func manifestDocKind(mediaType string, doc manifestDoc) (manifestKind, error) {
+	byType, byDoc := kindOfMediaType(mediaType), kindOfMediaType(doc.MediaType)
+	if byType != kindUnknown && byDoc != kindUnknown && byType != byDoc {
+		return kindUnknown, fmt.Errorf("%w: described as %s (%s), but its mediaType %s makes it %s",
+			ErrUnexpectedManifest, quoteValue(mediaType), byType, quoteValue(doc.MediaType), byDoc)
+	}
+	kind := byType
+	if kind == kindUnknown {
+		kind = byDoc
+	}
+	var fits bool
+	switch kind {
+	case kindImageManifest:
+		fits = doc.Config != nil && doc.Manifests == nil
+	case kindImageIndex:
+		fits = doc.Manifests != nil && doc.Config == nil && doc.Layers == nil
+	case kindOther:
+		fits = doc.Config == nil && doc.Manifests == nil
+	default:
+		switch {
+		case doc.Config != nil && doc.Manifests == nil:
+			return kindImageManifest, nil
+		case doc.Manifests != nil && doc.Config == nil && doc.Layers == nil:
+			return kindImageIndex, nil
+		}
+		return kind, fmt.Errorf("%w: media type %s, and neither an image manifest's nor an index's fields", ErrUnexpectedManifest, quoteValue(mediaType))
+	}
+	if !fits {
+		return kind, fmt.Errorf("%w: its media type makes it %s, but it lacks the fields of one", ErrUnexpectedManifest, kind)
+	}
+	return kind, nil
 }
 
 // checkDescriptor refuses a descriptor a transfer cannot follow.

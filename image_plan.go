@@ -33,8 +33,9 @@ func (t *imageTransfer) walk(ctx context.Context, root Descriptor, data []byte) 
 }
 
 // choosePlatform applies the Platforms option to the root: an index
-// becomes the one manifest chosen (digest unchanged) or an index of the
-// several chosen; a single image must be of a platform asked for.
+// becomes the one manifest chosen (digest unchanged; its data nil, for run
+// to read) or an index of the several chosen; a single image must be of a
+// platform asked for.
 func (t *imageTransfer) choosePlatform(ctx context.Context, root Descriptor, data []byte) (Descriptor, []byte, error) {
 	if len(t.opts.platforms) == 0 {
 		return root, data, nil
@@ -44,7 +45,7 @@ func (t *imageTransfer) choosePlatform(ctx context.Context, root Descriptor, dat
 		return root, nil, err
 	}
 	if refs.kind == kindImageManifest {
-		return root, data, t.checkImagePlatform(ctx, refs.blobs[0])
+		return root, data, t.checkImagePlatform(ctx, *refs.config)
 	}
 	if refs.kind != kindImageIndex {
 		return root, nil, fmt.Errorf("%w: Platforms applies to images and indexes, and %s is %s", ErrPlatformNotFound, root.Digest, refs.kind)
@@ -54,9 +55,9 @@ func (t *imageTransfer) choosePlatform(ctx context.Context, root Descriptor, dat
 		return root, nil, err
 	}
 	if len(chosen) == 1 {
-		one := chosen[0]
-		data, err := t.fetchManifest(ctx, one)
-		return one, data, err
+		// Read later, by run: a target that has it already under the tag
+		// needs it not at all.
+		return chosen[0], nil, nil
 	}
 	if data, err = subsetIndex(data, chosen); err != nil {
 		return root, nil, err
@@ -148,7 +149,7 @@ func (w *planWalk) fail(err error) {
 // Referrers option the manifests that refer to n.
 func (w *planWalk) expand(ctx context.Context, n *manifestNode) {
 	for _, d := range n.refs.manifests {
-		w.follow(ctx, d, func(c *manifestNode) { n.children = append(n.children, c) })
+		w.follow(ctx, d, nil, func(c *manifestNode) { n.children = append(n.children, c) })
 	}
 	if !w.t.opts.referrers {
 		return
@@ -162,16 +163,30 @@ func (w *planWalk) expand(ctx context.Context, n *manifestNode) {
 			return
 		}
 		for _, d := range refs {
-			w.follow(ctx, d, func(c *manifestNode) { n.referrers = append(n.referrers, c) })
+			w.follow(ctx, d, w.t.refersTo(n.desc), func(c *manifestNode) { n.referrers = append(n.referrers, c) })
 		}
 	}()
 }
 
 // follow fetches the manifest d on another goroutine, attaches it to its
-// parent with attach and expands it. A manifest already reached is only
-// attached: every parent links to it, so postOrder puts it before each.
-func (w *planWalk) follow(ctx context.Context, d Descriptor, attach func(*manifestNode)) {
-	if !w.t.claim(d, attach) {
+// parent with attach and expands it; when check is set, only if check
+// keeps it. A manifest already reached is only attached: every parent
+// links to it, so postOrder puts it before each.
+func (w *planWalk) follow(ctx context.Context, d Descriptor, check func(*manifestNode) (bool, error), attach func(*manifestNode)) {
+	if check != nil {
+		inner := attach
+		attach = func(c *manifestNode) {
+			if keep, _ := check(c); keep {
+				inner(c)
+			}
+		}
+	}
+	isNew, err := w.t.claim(d, attach)
+	if err != nil {
+		w.fail(err)
+		return
+	}
+	if !isNew {
 		return
 	}
 	w.wg.Add(1)
@@ -182,6 +197,12 @@ func (w *planWalk) follow(ctx context.Context, d Descriptor, attach func(*manife
 		if err == nil {
 			c, err = w.t.newNode(d, data)
 		}
+		if err == nil && check != nil {
+			var keep bool
+			if keep, err = check(c); !keep && err == nil {
+				return // a referrer of another artifact type than asked
+			}
+		}
 		if err != nil {
 			w.fail(fmt.Errorf("azacr: reading manifest %s: %w", d.Digest, err))
 			return
@@ -190,18 +211,35 @@ func (w *planWalk) follow(ctx context.Context, d Descriptor, attach func(*manife
 	}()
 }
 
+// refersTo checks a manifest listed as a referrer of subject: it must name
+// subject as its subject (a registry's listing is not taken on trust), and
+// be of an artifact type asked for, by what it says itself.
+func (t *imageTransfer) refersTo(subject Descriptor) func(*manifestNode) (bool, error) {
+	return func(c *manifestNode) (bool, error) {
+		if c.refs.subject == nil || c.refs.subject.Digest != subject.Digest {
+			return false, fmt.Errorf("%w: the registry lists %s as a referrer of %s, but its subject is not that", ErrUnexpectedManifest, c.desc.Digest, subject.Digest)
+		}
+		return len(t.opts.artifactTypes) == 0 || slices.Contains(t.opts.artifactTypes, c.refs.artifactType), nil
+	}
+}
+
 // claim reports whether d is new to the walk, marking it seen, and has
-// attach called with d's node: now if it is known, else once it is.
-func (t *imageTransfer) claim(d Descriptor, attach func(*manifestNode)) bool {
+// attach called with d's node: now if it is known, else once it is. The
+// walk ends, with an error, past maxImageManifests, before anything more
+// is fetched.
+func (t *imageTransfer) claim(d Descriptor, attach func(*manifestNode)) (bool, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if n := t.nodes[d.Digest]; n != nil {
 		attach(n)
-		return false
+		return false, nil
 	}
 	_, walking := t.pending[d.Digest]
+	if !walking && len(t.nodes)+len(t.pending) >= maxImageManifests {
+		return false, fmt.Errorf("azacr: the image has more than %d manifests", maxImageManifests)
+	}
 	t.pending[d.Digest] = append(t.pending[d.Digest], attach)
-	return !walking
+	return !walking, nil
 }
 
 // listReferrers lists d's referrers, keeping the artifact types asked for.

@@ -62,7 +62,7 @@ func (c *ContainerRegistryClient) PullImage(ctx context.Context, name string, re
 	if !isDigest(reference) {
 		entry.Annotations = map[string]string{AnnotationRefName: reference}
 	}
-	if err = l.addToIndex(append([]Descriptor{entry}, res.referrers...)...); err != nil {
+	if err = l.addToIndex(ctx, append([]Descriptor{entry}, res.referrers...)...); err != nil {
 		return resp, err
 	}
 	return ContainerRegistryClientPullImageResponse{Digest: res.root.Digest, MediaType: res.root.MediaType,

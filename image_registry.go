@@ -83,9 +83,12 @@ func (r *registryRepo) blobRange(ctx context.Context, d Descriptor, off, n int64
 	if err != nil {
 		return nil, err
 	}
-	if *resp.ContentLength != n {
+	_, total, cerr := checkContentRange(*resp.ContentRange, off, off+n-1)
+	if cerr != nil || total != d.Size || *resp.ContentLength != n {
 		resp.Body.Close()
-		return nil, fmt.Errorf("%w: the registry has %d bytes of %s from offset %d, the manifest says %d", ErrSizeMismatch, *resp.ContentLength, d.Digest, off, n)
+		// The blob is not the size its manifest says: asking again will
+		// not change it.
+		return nil, nonRetriable(fmt.Errorf("%w: the registry answers bytes %s of %s, the manifest says %d bytes", ErrSizeMismatch, *resp.ContentRange, d.Digest, d.Size))
 	}
 	return resp.Body, nil
 }

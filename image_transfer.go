@@ -138,12 +138,22 @@ type transferResult struct {
 func (t *imageTransfer) run(ctx context.Context, root Descriptor, data []byte, ref string) (transferResult, error) {
 	ctx, cancel := context.WithCancel(withThrottle(ctx, t.budget))
 	defer cancel()
+	if data == nil {
+		// A platform chosen from an index, not read yet (see choosePlatform).
+		var err error
+		if data, err = t.fetchManifest(ctx, root); err != nil {
+			return transferResult{}, err
+		}
+	}
 	node, err := t.walk(ctx, root, data)
 	if err != nil {
 		return transferResult{}, err
 	}
 	order := postOrder(node)
-	blobs := distinctBlobs(order)
+	blobs, err := distinctBlobs(order)
+	if err != nil {
+		return transferResult{}, err
+	}
 	t.report.total = sizeOf(order, blobs)
 	res := transferResult{root: node.desc, manifests: len(order), blobs: countBlobs(order)}
 	for _, n := range order {
@@ -219,7 +229,7 @@ func (t *imageTransfer) putManifest(ctx context.Context, n, root *manifestNode, 
 			return fmt.Errorf("azacr: storing manifest %s: %w", n.desc.Digest, err)
 		}
 	}
-	t.report.add(n.desc, n.desc.Size)
+	t.report.add("manifest "+n.desc.Digest, n.desc, n.desc.Size)
 	return nil
 }
 
@@ -242,7 +252,7 @@ func (t *imageTransfer) putBlobs(ctx context.Context, blobs []Descriptor) (int64
 		go func() {
 			defer wg.Done()
 			defer t.release()
-			n, err := t.dst.putBlob(ctx, d, t.src, func(done int64) { t.report.add(d, done) })
+			n, err := t.dst.putBlob(ctx, d, t.src, func(done int64) { t.report.add("blob "+d.Digest, d, done) })
 			mu.Lock()
 			defer mu.Unlock()
 			moved += n
@@ -289,23 +299,25 @@ func postOrder(root *manifestNode) []*manifestNode {
 // distinctBlobs lists the blobs the manifests not yet on the target refer
 // to, each once, largest first: a transfer takes at least as long as its
 // largest blob, so that one starts at once, and the small ones fill the
-// budget around it.
-func distinctBlobs(order []*manifestNode) []Descriptor {
+// budget around it. Two descriptors of one blob must agree on its size:
+// only one of them would be checked.
+func distinctBlobs(order []*manifestNode) ([]Descriptor, error) {
 	var blobs []Descriptor
-	seen := map[string]bool{}
+	seen := map[string]int64{}
 	for _, n := range order {
-		if n.present {
-			continue
-		}
 		for _, b := range n.refs.blobs {
-			if !seen[b.Digest] {
-				seen[b.Digest] = true
+			size, ok := seen[b.Digest]
+			if ok && size != b.Size {
+				return nil, fmt.Errorf("%w: manifests give blob %s sizes of %d and %d bytes", ErrSizeMismatch, b.Digest, size, b.Size)
+			}
+			seen[b.Digest] = b.Size
+			if !ok && !n.present {
 				blobs = append(blobs, b)
 			}
 		}
 	}
 	slices.SortStableFunc(blobs, func(a, b Descriptor) int { return cmp.Compare(b.Size, a.Size) })
-	return blobs
+	return blobs, nil
 }
 
 // countBlobs is how many distinct blobs the image has, on the target
@@ -342,14 +354,15 @@ type progressReporter struct {
 	done  map[string]int64
 }
 
-// add records that done bytes of d are transferred.
-func (r *progressReporter) add(d Descriptor, done int64) {
+// add records that done bytes of d are transferred. key tells a blob from
+// a manifest of the same bytes.
+func (r *progressReporter) add(key string, d Descriptor, done int64) {
 	if r.fn == nil {
 		return
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.sum += done - r.done[d.Digest]
-	r.done[d.Digest] = done
+	r.sum += done - r.done[key]
+	r.done[key] = done
 	r.fn(ImageProgress{Descriptor: d, Transferred: done, TotalTransferred: r.sum, Total: r.total})
 }

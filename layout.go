@@ -20,6 +20,7 @@ package azacr
 // files being written.
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -61,7 +62,12 @@ type imageLayout struct {
 
 // openLayout opens the layout at dir, which must exist and say it is one.
 func openLayout(dir string) (*imageLayout, error) {
-	data, err := os.ReadFile(filepath.Join(dir, layoutFile))
+	f, err := openRegular(filepath.Join(dir, layoutFile))
+	if err != nil {
+		return nil, invalidLayout(err)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, 4096))
+	f.Close()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidLayout, err)
 	}
@@ -105,6 +111,36 @@ func (l *imageLayout) removeStaleTemps() {
 			os.Remove(p)
 		}
 	}
+}
+
+// openRegular opens a file of the layout for reading; anything but a
+// regular file (a FIFO, a device, a directory, also behind a link) is
+// refused with ErrInvalidLayout, and opening never waits for a writer.
+func openRegular(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|noBlock, 0)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %w", ErrInvalidLayout, err)
+	}
+	info, err := f.Stat()
+	if err == nil && !info.Mode().IsRegular() {
+		err = fmt.Errorf("%w: %s is not a regular file (%s)", ErrInvalidLayout, path, info.Mode().Type())
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// invalidLayout wraps err with ErrInvalidLayout, once.
+func invalidLayout(err error) error {
+	if errors.Is(err, ErrInvalidLayout) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrInvalidLayout, err)
 }
 
 // blobPath is where the blob with digest d lives. d is a valid digest
@@ -154,9 +190,9 @@ func (l *imageLayout) verify(d Descriptor) error {
 // its digest at the end: a reader of the whole blob gets an error wrapping
 // ErrInvalidLayout instead of io.EOF when the bytes are not d's.
 func (l *imageLayout) open(d Descriptor) (*layoutBlob, error) {
-	f, err := os.Open(l.blobPath(d.Digest))
+	f, err := openRegular(l.blobPath(d.Digest))
 	if err != nil {
-		return nil, fmt.Errorf("%w: blob %s: %w", ErrInvalidLayout, d.Digest, err)
+		return nil, fmt.Errorf("blob %s: %w", d.Digest, invalidLayout(err))
 	}
 	info, err := f.Stat()
 	if err == nil && info.Size() != d.Size {
@@ -187,9 +223,16 @@ type layoutBlob struct {
 func (b *layoutBlob) Close() error { return b.file.Close() }
 
 // Read reads the blob; at its end it checks what was read against the
-// descriptor.
+// descriptor. It never reads past the descriptor's size (and one byte to
+// see the end), whatever the file turns out to be.
 func (b *layoutBlob) Read(p []byte) (int, error) {
+	if left := b.d.Size + 1 - b.read; int64(len(p)) > left {
+		p = p[:left]
+	}
 	n, err := b.file.Read(p)
+	if b.read+int64(n) > b.d.Size {
+		return 0, fmt.Errorf("%w: blob %s holds more than its %d bytes", ErrInvalidLayout, b.d.Digest, b.d.Size)
+	}
 	b.hash.Write(p[:n])
 	b.read += int64(n)
 	if err == io.EOF && (b.read != b.d.Size || !b.hash.Matches(b.d.Digest)) {
@@ -268,7 +311,7 @@ func syncDir(dir string) {
 
 // readIndex reads index.json; a layout without one holds nothing yet.
 func (l *imageLayout) readIndex() (*ImageIndex, error) {
-	f, err := os.Open(filepath.Join(l.dir, indexFile))
+	f, err := openRegular(filepath.Join(l.dir, indexFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return &ImageIndex{SchemaVersion: 2, MediaType: string(ContentTypeApplicationVndOCIImageIndexV1JSON)}, nil
 	}
@@ -299,12 +342,16 @@ func (l *imageLayout) readIndex() (*ImageIndex, error) {
 // with what another writer may have added meanwhile. An entry replaces
 // one of the same name (a tag pulled again) and one of the same digest
 // without a name.
-func (l *imageLayout) addToIndex(entries ...Descriptor) error {
-	unlock, err := lockFile(filepath.Join(l.dir, ingestDir, "index.lock"))
+func (l *imageLayout) addToIndex(ctx context.Context, entries ...Descriptor) error {
+	lock, err := lockWorkFile(ctx, filepath.Join(l.dir, ingestDir, "index.lock"))
 	if err != nil {
 		return err
 	}
-	defer unlock()
+	defer lock.Close()
+	defer releaseFileLock(lock)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	idx, err := l.readIndex()
 	if err != nil {
 		return err

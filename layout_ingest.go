@@ -39,8 +39,8 @@ const ingestBuffer = 256 << 10
 // (a variable for tests).
 var ingestPartSize int64 = 16 << 20
 
-// lockPoll is how often a download waits for another writer of the same
-// blob (another pull into the layout) to finish.
+// lockPoll is how often a writer waits for another writer of the same
+// blob, or of index.json (another pull into the layout), to finish.
 const lockPoll = 50 * time.Millisecond
 
 // ingest stores d's blob in the layout from fetch, continuing a partial
@@ -49,7 +49,7 @@ const lockPoll = 50 * time.Millisecond
 // fetched.
 func (l *imageLayout) ingest(ctx context.Context, d Descriptor, fetch blobFetcher, rules retryRules, progress func(int64)) (int64, error) {
 	alg, hexPart, _ := strings.Cut(d.Digest, ":")
-	f, err := l.lockPartial(ctx, filepath.Join(l.dir, ingestDir, alg+"-"+hexPart+".partial"))
+	f, err := lockWorkFile(ctx, filepath.Join(l.dir, ingestDir, alg+"-"+hexPart+".partial"))
 	if err != nil {
 		return 0, err
 	}
@@ -76,10 +76,10 @@ func (l *imageLayout) ingest(ctx context.Context, d Descriptor, fetch blobFetche
 	return fetched, b.commit()
 }
 
-// lockPartial opens the partial file at path and takes its lock, waiting
-// while another writer holds it, until ctx ends.
-func (l *imageLayout) lockPartial(ctx context.Context, path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|noFollow, 0o644)
+// lockWorkFile opens (creating it) the work file at path and takes its
+// lock, waiting while another writer holds it, until ctx ends.
+func lockWorkFile(ctx context.Context, path string) (*os.File, error) {
+	f, err := openWorkFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -100,6 +100,23 @@ func (l *imageLayout) lockPartial(ctx context.Context, path string) (*os.File, e
 		case <-t.C:
 		}
 	}
+}
+
+// openWorkFile opens (creating it) a file of ingest/ for writing. It is
+// never followed through a symbolic link, and a file that is not a
+// regular file of its own (a FIFO, a device, a file with other hard
+// links, perhaps outside the layout) is replaced by a new one.
+func openWorkFile(path string) (*os.File, error) {
+	if info, err := os.Lstat(path); err == nil && (!info.Mode().IsRegular() || sharedLinks(info)) {
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrInvalidLayout, path, err)
+		}
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|noFollow|noBlock, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidLayout, err)
+	}
+	return f, nil
 }
 
 // ingestion is one attempt at a blob: its parts, fetched, then joined.
@@ -127,29 +144,32 @@ func (b *ingestion) run(ctx context.Context) (int64, error) {
 	}
 	b.progress(b.held)
 	fetched, err := b.fetchParts(ctx)
+	if errors.Is(err, ErrSizeMismatch) {
+		b.dropParts()
+	}
 	if err != nil {
 		return fetched, err
 	}
 	return fetched, b.join()
 }
 
-// openParts opens the file of every part, keeping what each holds unless
-// the attempt is fresh.
+// openParts lays out the parts and learns what each file holds, keeping
+// it unless the attempt is fresh. Only the first part's file is open: the
+// others are opened when their part is fetched, so a manifest claiming an
+// absurd size costs no file until the registry confirms the size.
 func (b *ingestion) openParts() error {
 	for off, k := int64(0), 0; off < b.d.Size || k == 0; off, k = off+ingestPartSize, k+1 {
-		p := &blobPart{f: b.main, off: off, size: min(ingestPartSize, b.d.Size-off)}
+		p := &blobPart{off: off, size: min(ingestPartSize, b.d.Size-off)}
+		if k == 0 {
+			p.f = b.main
+		} else {
+			p.path = b.main.Name() + "." + strconv.Itoa(k)
+		}
 		if b.d.Size <= ingestPartSize {
 			p.size = b.d.Size // one part: the whole blob, hashed as it comes
 			if err := p.startHash(b.d.Digest); err != nil {
 				return err
 			}
-		}
-		if k > 0 {
-			f, err := os.OpenFile(b.main.Name()+"."+strconv.Itoa(k), os.O_RDWR|os.O_CREATE|noFollow, 0o644)
-			if err != nil {
-				return err
-			}
-			p.f = f
 		}
 		b.parts = append(b.parts, p)
 		if err := p.keep(b.fresh); err != nil {
@@ -164,9 +184,18 @@ func (b *ingestion) openParts() error {
 // closeParts closes the files of the parts after the first.
 func (b *ingestion) closeParts() {
 	for _, p := range b.parts {
-		if p.f != b.main {
+		if p.f != nil && p.f != b.main {
 			p.f.Close()
 		}
+	}
+}
+
+// dropParts empties the first part and removes the others' files: their
+// bytes cannot be the blob's.
+func (b *ingestion) dropParts() {
+	b.main.Truncate(0)
+	for _, p := range b.parts[1:] {
+		os.Remove(p.path)
 	}
 }
 
@@ -197,8 +226,10 @@ func (b *ingestion) fetchParts(ctx context.Context) (int64, error) {
 	}
 	wg.Add(1)
 	go work()
+	// At most one helper per slot the budget could ever give: each takes
+	// part after part.
 	th, _ := ctx.Value(throttleKey{}).(*throttle)
-	for i := 1; i < len(q.todo) && th != nil; i++ {
+	for i := 1; th != nil && i < len(q.todo) && i < th.max; i++ {
 		wg.Add(1)
 		go func() {
 			if th.acquireFor(helpers, b.d.Size) != nil {
@@ -275,6 +306,9 @@ func (b *ingestion) join() error {
 			return err
 		}
 		for _, p := range b.parts[1:] {
+			if err := p.open(); err != nil {
+				return err
+			}
 			if _, err := io.Copy(io.MultiWriter(b.main, hash), io.NewSectionReader(p.f, 0, p.size)); err != nil {
 				return err
 			}
@@ -284,9 +318,7 @@ func (b *ingestion) join() error {
 	if first.hash.Matches(b.d.Digest) {
 		return nil
 	}
-	for _, p := range b.parts {
-		p.f.Truncate(0)
-	}
+	b.dropParts()
 	return &DigestMismatchError{Expected: b.d.Digest, Actual: first.hash.Digest()}
 }
 
@@ -303,8 +335,8 @@ func (b *ingestion) commit() error {
 	if err := os.Rename(b.main.Name(), final); err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}
-	for k := 1; k < len(b.parts); k++ {
-		os.Remove(b.main.Name() + "." + strconv.Itoa(k))
+	for _, p := range b.parts[1:] {
+		os.Remove(p.path)
 	}
 	return nil
 }
@@ -312,8 +344,9 @@ func (b *ingestion) commit() error {
 // blobPart is a range of a blob being downloaded into a file of its own,
 // from the file's start.
 type blobPart struct {
-	f         *os.File
-	off, size int64 // the range of the blob: [off, off+size)
+	f         *os.File // nil until the part is fetched (or joined)
+	path      string   // of the file of a part after the first
+	off, size int64    // the range of the blob: [off, off+size)
 	have      int64
 	hash      *digester // a blob of one part is hashed as it comes
 }
@@ -327,6 +360,14 @@ func (p *blobPart) startHash(digest string) (err error) {
 // hashes them when the part is hashed. A file longer than the part, and
 // any file of a fresh attempt, is emptied.
 func (p *blobPart) keep(fresh bool) error {
+	if p.f == nil {
+		// A later part's file: only its size counts until it is opened.
+		info, err := os.Lstat(p.path)
+		if err == nil && info.Mode().IsRegular() && !fresh && info.Size() <= p.size {
+			p.have = info.Size()
+		}
+		return nil
+	}
 	info, err := p.f.Stat()
 	if err != nil {
 		return err
@@ -347,9 +388,40 @@ func (p *blobPart) keep(fresh bool) error {
 	return err
 }
 
+// open opens a later part's file (a link, or a file with other links,
+// is replaced by a file of its own), keeping the bytes keep counted.
+func (p *blobPart) open() error {
+	if p.f != nil {
+		return nil
+	}
+	f, err := openWorkFile(p.path)
+	if err != nil {
+		return err
+	}
+	info, err := f.Stat()
+	if err == nil && info.Size() < p.have {
+		p.have = info.Size() // it changed since: keep what is there
+	}
+	if err == nil {
+		err = f.Truncate(p.have)
+	}
+	if err == nil {
+		_, err = f.Seek(p.have, io.SeekStart)
+	}
+	if err != nil {
+		f.Close()
+		return err
+	}
+	p.f = f
+	return nil
+}
+
 // download fills the part, retrying dropped connections as rules say;
 // add gets each new byte count. It returns the bytes fetched.
 func (p *blobPart) download(ctx context.Context, d Descriptor, fetch blobFetcher, rules retryRules, add func(int64)) (int64, error) {
+	if err := p.open(); err != nil {
+		return 0, err
+	}
 	var fetched int64
 	for failures := 0; p.have < p.size; {
 		n, err := p.fetchRest(ctx, d, fetch, add)

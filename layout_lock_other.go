@@ -12,34 +12,20 @@ import (
 // on Unix systems alone.
 var (
 	layoutLocksMu sync.Mutex
-	layoutLocks   = map[string]*sync.Mutex{}
 	heldFiles     = map[string]bool{}
 )
-
-func processLock(path string) *sync.Mutex {
-	layoutLocksMu.Lock()
-	defer layoutLocksMu.Unlock()
-	m := layoutLocks[path]
-	if m == nil {
-		m = &sync.Mutex{}
-		layoutLocks[path] = m
-	}
-	return m
-}
 
 // noFollow is 0: only Unix systems can refuse to open a symbolic link.
 const noFollow = 0
 
-// lockFile takes this process's lock on path and returns its release.
-func lockFile(path string) (unlock func(), err error) {
-	m := processLock(path)
-	m.Lock()
-	return m.Unlock, nil
-}
+// noBlock is 0 where O_NONBLOCK does not exist.
+const noBlock = 0
 
-// tryLockFile takes this process's lock on f's path without waiting; it
-// is released when f is closed by the caller calling the returned
-// release (see ingest).
+// sharedLinks cannot tell hard links apart here.
+func sharedLinks(os.FileInfo) bool { return false }
+
+// tryLockFile takes this process's lock on f's path without waiting;
+// releaseFileLock ends it.
 func tryLockFile(f *os.File) (ok bool, err error) {
 	layoutLocksMu.Lock()
 	defer layoutLocksMu.Unlock()

@@ -12,26 +12,17 @@ import (
 // partial download, or a lock, at a file of ours elsewhere.
 const noFollow = syscall.O_NOFOLLOW
 
-// lockFile takes an exclusive lock on path (created when absent) and
-// returns its release. The lock is flock(2)'s: held by an open file, so it
-// is released when the process dies, even by kill -9, and two opens in one
-// process exclude each other too.
-func lockFile(path string) (unlock func(), err error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|noFollow, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	for {
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
-		if err != syscall.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { f.Close() }, nil
+// noBlock makes opening a FIFO return at once instead of waiting for a
+// writer (it changes nothing for a regular file): a layout is a directory
+// anybody may have written, and open(2) cannot be cancelled.
+const noBlock = syscall.O_NONBLOCK
+
+// sharedLinks reports whether the file info describes has other hard
+// links: a work file linked to a file elsewhere would have a pull write
+// there.
+func sharedLinks(info os.FileInfo) bool {
+	st, ok := info.Sys().(*syscall.Stat_t)
+	return ok && st.Nlink > 1
 }
 
 // tryLockFile is lockFile without waiting: ok is false when another holds
