@@ -3,6 +3,7 @@ package azacr
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -112,4 +113,49 @@ func TestThrottleServesTheLargestBlobFirst(t *testing.T) {
 	require.Equal(t, int64(1000), <-order, "the largest first")
 	require.Equal(t, int64(10), <-order)
 	require.Equal(t, int64(10), <-order)
+}
+
+func TestParseManifestRefusesFieldsOfAnotherKind(t *testing.T) {
+	d := "sha256:" + strings.Repeat("a", 64)
+	image := `{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"` + d + `","size":2},"layers":[{"digest":"` + d + `","size":2}]}`
+	index := `{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"` + d + `","size":2}]}`
+	for _, c := range []struct{ mediaType, doc string }{
+		{string(ContentTypeApplicationVndOCIImageIndexV1JSON), image},    // an image served as an index
+		{string(ContentTypeApplicationVndOCIImageManifestV1JSON), index}, // and the reverse
+		{string(ContentTypeApplicationVndOCIArtifactManifestV1JSON), image},
+		{string(ContentTypeApplicationVndOCIImageIndexV1JSON), `{"mediaType":"application/vnd.oci.image.manifest.v1+json","manifests":[]}`},
+	} {
+		_, err := parseManifest(c.mediaType, []byte(c.doc))
+		require.ErrorIs(t, err, ErrUnexpectedManifest, c.mediaType)
+	}
+	// A config marked foreign is still the config.
+	foreign := `{"schemaVersion":2,"config":{"mediaType":"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip","digest":"` + d + `","size":2,"urls":["https://example.com"]},"layers":[]}`
+	r, err := parseManifest(string(ContentTypeApplicationVndOCIImageManifestV1JSON), []byte(foreign))
+	require.NoError(t, err)
+	require.NotNil(t, r.config)
+	require.Len(t, r.blobs, 1)
+}
+
+func TestReferrersMustNameTheirSubject(t *testing.T) {
+	subject := Descriptor{Digest: "sha256:" + strings.Repeat("a", 64)}
+	other := Descriptor{Digest: "sha256:" + strings.Repeat("b", 64)}
+	tr := &imageTransfer{opts: imageOptions{artifactTypes: []string{"sig"}}}
+	check := tr.refersTo(subject)
+	keep, err := check(&manifestNode{desc: other, refs: manifestRefs{subject: &other, artifactType: "sig"}})
+	require.ErrorIs(t, err, ErrUnexpectedManifest, "listed as a referrer of subject, but it refers to another")
+	require.False(t, keep)
+	keep, err = check(&manifestNode{desc: other, refs: manifestRefs{subject: &subject, artifactType: "sbom"}})
+	require.NoError(t, err)
+	require.False(t, keep, "its own artifact type decides, not the listing's")
+	keep, err = check(&manifestNode{desc: other, refs: manifestRefs{subject: &subject, artifactType: "sig"}})
+	require.NoError(t, err)
+	require.True(t, keep)
+}
+
+func TestBlobDescriptorsMustAgreeOnSize(t *testing.T) {
+	d := "sha256:" + strings.Repeat("a", 64)
+	a := &manifestNode{refs: manifestRefs{blobs: []Descriptor{{Digest: d, Size: 10}}}}
+	b := &manifestNode{refs: manifestRefs{blobs: []Descriptor{{Digest: d, Size: 11}}}}
+	_, err := distinctBlobs([]*manifestNode{a, b})
+	require.ErrorIs(t, err, ErrSizeMismatch)
 }

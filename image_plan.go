@@ -119,6 +119,9 @@ func (t *imageTransfer) newNode(d Descriptor, data []byte) (*manifestNode, error
 	if len(t.nodes) >= maxImageManifests {
 		return nil, fmt.Errorf("azacr: the image has more than %d manifests", maxImageManifests)
 	}
+	if t.manifestBytes += int64(len(data)); t.manifestBytes > maxImageManifestBytes {
+		return nil, fmt.Errorf("%w: the image's manifests together pass %d MiB", ErrResponseTooLarge, maxImageManifestBytes>>20)
+	}
 	t.nodes[d.Digest] = n
 	for _, attach := range t.pending[d.Digest] {
 		attach(n)

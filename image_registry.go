@@ -127,10 +127,21 @@ func (r *registryRepo) putBlob(ctx context.Context, d Descriptor, src imageSourc
 		}
 		return 0, err
 	}
+	layout, fromLayout := src.(*layoutEnd)
+	if fromLayout && d.Size <= u.chunkSize {
+		// It goes whole, in the request that commits it: check the file
+		// first (a local read), so that not even a registry that keeps a
+		// body cut short without checking its digest gets wrong bytes. A
+		// larger blob is checked before its session is completed.
+		if err := layout.l.verify(d); err != nil {
+			u.abandon(ctx)
+			return 0, err
+		}
+	}
 	err = u.runRemote(ctx, func(ctx context.Context, off int64) (io.ReadCloser, error) {
 		return src.blobRange(ctx, d, off, d.Size-off)
 	})
-	if _, fromLayout := src.(*layoutEnd); fromLayout && errors.Is(err, ErrDigestMismatch) {
+	if fromLayout && errors.Is(err, ErrDigestMismatch) {
 		err = fmt.Errorf("%w: blob %s: %w", ErrInvalidLayout, d.Digest, err)
 	}
 	r.learnChunkSize(u.chunkSize)

@@ -454,3 +454,45 @@ func TestPullImageFetchesALargeBlobInPartsAndContinuesEach(t *testing.T) {
 	requireLayoutHolds(t, dir2, img)
 	require.Equal(t, img.size-img.manifestBytes()-100_000+450_000, resp.BytesTransferred)
 }
+
+func TestPullImageOfALayerLyingAboutItsSizeMakesNoFiles(t *testing.T) {
+	srv := acrtest.NewServer(t, nil)
+	c := newTestClient(t, srv, srv.Credential())
+	layer := []byte(strings.Repeat("x", 5000))
+	config := []byte(`{"os":"linux","architecture":"amd64"}`)
+	m := ImageManifest{SchemaVersion: 2, MediaType: string(ContentTypeApplicationVndOCIImageManifestV1JSON),
+		Config: Descriptor{MediaType: "application/vnd.oci.image.config.v1+json", Digest: srv.PutBlob("app", config), Size: int64(len(config))},
+		Layers: []Descriptor{{MediaType: "application/vnd.oci.image.layer.v1.tar", Digest: srv.PutBlob("app", layer), Size: 64 << 30}}}
+	body, err := json.Marshal(m)
+	require.NoError(t, err)
+	_, err = srv.PutManifest("app", "v1", m.MediaType, body)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	srv.ResetRequests()
+	_, err = c.PullImage(context.Background(), "app", "v1", dir, nil)
+	require.ErrorIs(t, err, ErrSizeMismatch)
+	files, _ := filepath.Glob(filepath.Join(dir, "ingest", "*.partial*"))
+	require.LessOrEqual(t, len(files), 1, "no file per 16 MiB of the claimed 64 GiB: %v", files)
+	require.Less(t, srv.CountRequests(http.MethodGet, "/v2/app/blobs/"), 2*DefaultImageConcurrency, "a size that will not change is not asked again and again")
+}
+
+func TestARepeatedCopyOfOnePlatformCostsTwoRequests(t *testing.T) {
+	srv := acrtest.NewServer(t, nil)
+	img := seedIndex(t, srv, "app", "v1", []string{"linux/amd64", "linux/arm64"}, 1, 100)
+	c := newTestClient(t, srv, srv.Credential())
+	opts := &ContainerRegistryClientCopyImageOptions{Platforms: []string{"linux/arm64"}}
+	resp, err := c.CopyImage(context.Background(), "app", "v1", c, "arm", "v1", opts)
+	require.NoError(t, err)
+	require.Equal(t, img.platforms["linux/arm64"], resp.Digest)
+	srv.ResetRequests()
+	resp, err = c.CopyImage(context.Background(), "app", "v1", c, "arm", "v1", opts)
+	require.NoError(t, err)
+	require.True(t, resp.UpToDate)
+	n := 0
+	for _, r := range srv.Requests() {
+		if strings.HasPrefix(r.Path, "/v2/") {
+			n++
+		}
+	}
+	require.Equal(t, 2, n, "the index from the source, the tag from the target: the platform's manifest is not needed")
+}

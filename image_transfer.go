@@ -33,6 +33,11 @@ const DefaultImageConcurrency = 6
 // (413) gets half, for the rest of the transfer.
 const DefaultImageChunkSize = 16 << 20
 
+// maxImageManifestBytes bounds the manifests of one transfer together:
+// they are all read, and held, before any blob moves. Images have
+// kilobytes of them; 4 MiB each times thousands would be gigabytes.
+const maxImageManifestBytes = 64 << 20
+
 // maxImageManifests bounds the manifests one transfer follows (platforms,
 // referrers, referrers of referrers): a registry that keeps answering
 // with more cannot make the client walk forever.
@@ -108,9 +113,10 @@ type imageTransfer struct {
 
 	// mu guards the walk: nodes by digest, the parents waiting for a
 	// manifest being fetched, and every node's children and referrers.
-	mu      sync.Mutex
-	nodes   map[string]*manifestNode
-	pending map[string][]func(*manifestNode)
+	mu            sync.Mutex
+	nodes         map[string]*manifestNode
+	pending       map[string][]func(*manifestNode)
+	manifestBytes int64 // of every node: the plan holds them all
 }
 
 func newImageTransfer(src imageSource, dst imageTarget, opts imageOptions) *imageTransfer {

@@ -24,7 +24,7 @@ func (u *blobUpload) runRemote(ctx context.Context, open sourceAt) (err error) {
 	if err != nil {
 		return err
 	}
-	src := &remoteBlob{ctx: ctx, open: open, size: u.total, hash: hash}
+	src := &remoteBlob{ctx: ctx, open: open, size: u.total, hash: hash, want: u.want}
 	defer src.close()
 	if u.total <= u.chunkSize {
 		if done, err := u.remoteWhole(ctx, src); done || err != nil {
@@ -56,6 +56,7 @@ type remoteBlob struct {
 	body   io.ReadCloser // nil when closed
 	pos    int64         // offset of body's next byte
 	hash   *digester
+	want   string
 	hashed int64 // bytes hashed: the first time each offset is read
 }
 
@@ -104,6 +105,13 @@ func (s *remoteSection) Read(p []byte) (int, error) {
 	if fresh := r.pos + int64(n) - r.hashed; fresh > 0 {
 		r.hash.Write(p[int64(n)-fresh : n])
 		r.hashed += fresh
+		if r.hashed == r.size && !r.hash.Matches(r.want) {
+			// The last bytes are withheld: the request fails short of its
+			// Content-Length, so no registry, however lax, stores them
+			// under the blob's digest.
+			r.close()
+			return 0, nonRetriable(&DigestMismatchError{Expected: r.want, Actual: r.hash.Digest()})
+		}
 	}
 	r.pos += int64(n)
 	s.left -= int64(n)
