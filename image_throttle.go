@@ -74,17 +74,6 @@ func (t *throttle) acquireFor(ctx context.Context, priority int64) error {
 	}
 }
 
-// tryAcquire takes a slot if one is free now and nobody waits.
-func (t *throttle) tryAcquire() bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.inUse < t.limit && len(t.waiters) == 0 {
-		t.inUse++
-		return true
-	}
-	return false
-}
-
 // release returns a slot; a budget's worth of releases since the last
 // 429 grows the budget by one.
 func (t *throttle) release() {
