@@ -140,7 +140,7 @@ func (r *registryRepo) putBlob(ctx context.Context, d Descriptor, src imageSourc
 	}
 	err = u.runRemote(ctx, func(ctx context.Context, off int64) (io.ReadCloser, error) {
 		return src.blobRange(ctx, d, off, d.Size-off)
-	})
+	}, fromLayout && d.Size <= u.chunkSize)
 	if fromLayout && errors.Is(err, ErrDigestMismatch) {
 		err = fmt.Errorf("%w: blob %s: %w", ErrInvalidLayout, d.Digest, err)
 	}

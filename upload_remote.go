@@ -17,14 +17,15 @@ type sourceAt func(ctx context.Context, off int64) (io.ReadCloser, error)
 
 // runRemote uploads u.total bytes read from open into the session, chunk
 // by chunk, hashing them once in order, and completes the upload when they
-// match u.want.
-func (u *blobUpload) runRemote(ctx context.Context, open sourceAt) (err error) {
+// match u.want. verified says the caller has checked the bytes already (a
+// layout's file, read just before): they are not hashed again.
+func (u *blobUpload) runRemote(ctx context.Context, open sourceAt, verified bool) (err error) {
 	defer u.abandonOnError(ctx, &err)
 	hash, err := newDigester(u.want)
 	if err != nil {
 		return err
 	}
-	src := &remoteBlob{ctx: ctx, open: open, size: u.total, hash: hash, want: u.want}
+	src := &remoteBlob{ctx: ctx, open: open, size: u.total, hash: hash, want: u.want, verified: verified}
 	defer src.close()
 	if u.total <= u.chunkSize {
 		if done, err := u.remoteWhole(ctx, src); done || err != nil {
@@ -43,7 +44,9 @@ func (u *blobUpload) runRemote(ctx context.Context, open sourceAt) (err error) {
 	if src.hashed != u.total {
 		return fmt.Errorf("%w: hashed %d of %d bytes", ErrSizeMismatch, src.hashed, u.total)
 	}
-	u.hasher = src.hash
+	if !verified {
+		u.hasher = src.hash
+	}
 	return u.complete(ctx)
 }
 
@@ -58,6 +61,8 @@ type remoteBlob struct {
 	hash   *digester
 	want   string
 	hashed int64 // bytes hashed: the first time each offset is read
+	// verified: the caller checked the bytes; hashed still counts them.
+	verified bool
 }
 
 // section is the chunk body of n bytes at off.
@@ -78,6 +83,9 @@ func (r *remoteBlob) section(off, n int64) *chunkBody {
 		return &remoteSection{r: r, left: n}, nil
 	}}
 }
+
+// matches reports whether the bytes hashed are the blob's.
+func (r *remoteBlob) matches() bool { return r.verified || r.hash.Matches(r.want) }
 
 func (r *remoteBlob) close() {
 	if r.body != nil {
@@ -103,9 +111,11 @@ func (s *remoteSection) Read(p []byte) (int, error) {
 	}
 	n, err := r.body.Read(p[:min(int64(len(p)), s.left)])
 	if fresh := r.pos + int64(n) - r.hashed; fresh > 0 {
-		r.hash.Write(p[int64(n)-fresh : n])
+		if !r.verified {
+			r.hash.Write(p[int64(n)-fresh : n])
+		}
 		r.hashed += fresh
-		if r.hashed == r.size && !r.hash.Matches(r.want) {
+		if r.hashed == r.size && !r.matches() {
 			// The last bytes are withheld: the request fails short of its
 			// Content-Length, so no registry, however lax, stores them
 			// under the blob's digest.
@@ -140,12 +150,12 @@ func (u *blobUpload) remoteWhole(ctx context.Context, src *remoteBlob) (done boo
 			return false, err
 		}
 		err := u.sendWholeBody(ctx, src.section(0, u.total))
-		if err == nil && src.hashed == u.total && src.hash.Matches(u.want) {
+		if err == nil && src.hashed == u.total && src.matches() {
 			u.sent, u.location = u.total, ""
 			u.progress(u.sent, u.sent)
 			return true, nil
 		}
-		if src.hashed == u.total && !src.hash.Matches(u.want) {
+		if src.hashed == u.total && !src.matches() {
 			// The source's bytes are not the blob's: the registry refused
 			// them (or, worse, took them unchecked). Sending again cannot
 			// help.
