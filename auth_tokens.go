@@ -125,6 +125,15 @@ func (tc *tokenClient) send(req *policy.Request, service, field string) (string,
 	}
 	path := req.Raw().URL.Path
 	resp, err := tc.pipeline.Do(req)
+	// azcore reads the body after its retry policy has returned: an answer
+	// cut short is sent again here, a few times, at once.
+	for tries := 1; err != nil && errors.Is(err, io.ErrUnexpectedEOF) && tries < tokenTries && req.Raw().Context().Err() == nil; tries++ {
+		again := req.Clone(req.Raw().Context())
+		if again.RewindBody() != nil {
+			break
+		}
+		resp, err = tc.pipeline.Do(again)
+	}
 	if err != nil {
 		return "", nonRetriable(fmt.Errorf("azacr: requesting %s: %w", path, err))
 	}
@@ -147,6 +156,10 @@ func (tc *tokenClient) send(req *policy.Request, service, field string) (string,
 	}
 	return tok, nil
 }
+
+// tokenTries is how many times a token request whose answer was cut
+// short is sent.
+const tokenTries = 3
 
 // refusedByRegistry reports whether err is a token endpoint's refusal
 // with a status that a different service name might change (400, 401,

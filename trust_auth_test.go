@@ -493,3 +493,15 @@ func TestConnectionsAreReused(t *testing.T) {
 	assert.Equal(t, 1, srv.Connections(), "registry connections")
 	assert.Equal(t, 1, srv.StorageConnections(), "storage connections")
 }
+
+func TestATokenAnswerCutShortIsAskedAgain(t *testing.T) {
+	for _, path := range []string{"/oauth2/exchange", "/oauth2/token"} {
+		srv := acrtest.NewServer(t, nil)
+		seedImage(t, srv, "app", "v1")
+		srv.InjectFault(acrtest.Fault{Path: path, TruncateBody: 10, Times: 1})
+		c := newTestClient(t, srv, srv.Credential())
+		_, err := c.GetManifest(context.Background(), "app", "v1", nil)
+		require.NoError(t, err, path)
+		require.Equal(t, 1, srv.FaultsFired(), path)
+	}
+}
