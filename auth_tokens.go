@@ -71,12 +71,13 @@ func (tc *tokenClient) accessToken(ctx context.Context, service string, scope au
 	switch {
 	case tc.password != nil:
 		q := url.Values{"service": {service}, "scope": {string(scope)}}
-		req, err := runtime.NewRequest(ctx, http.MethodGet, tc.endpoint.String()+"/oauth2/token?"+q.Encode())
-		if err != nil {
-			return "", err
-		}
-		req.Raw().SetBasicAuth(tc.password.username, tc.password.password)
-		return tc.send(req, service, "access_token")
+		return tc.send(func() (*policy.Request, error) {
+			req, err := runtime.NewRequest(ctx, http.MethodGet, tc.endpoint.String()+"/oauth2/token?"+q.Encode())
+			if err == nil {
+				req.Raw().SetBasicAuth(tc.password.username, tc.password.password)
+			}
+			return req, err
+		}, service, "access_token")
 	case tc.cred == nil:
 		return tc.postForm(ctx, "/oauth2/token", service, url.Values{
 			"grant_type": {"password"}, "service": {service}, "scope": {string(scope)},
@@ -105,34 +106,38 @@ func (tc *tokenClient) refreshToken(ctx context.Context, service string) (string
 }
 
 func (tc *tokenClient) postForm(ctx context.Context, path, service string, form url.Values, field string) (string, error) {
-	req, err := runtime.NewRequest(ctx, http.MethodPost, tc.endpoint.String()+path+"?api-version="+apiVersion)
-	if err != nil {
-		return "", err
-	}
-	body := streaming.NopCloser(strings.NewReader(form.Encode()))
-	if err := req.SetBody(body, "application/x-www-form-urlencoded"); err != nil {
-		return "", err
-	}
-	return tc.send(req, service, field)
+	encoded := form.Encode()
+	return tc.send(func() (*policy.Request, error) {
+		req, err := runtime.NewRequest(ctx, http.MethodPost, tc.endpoint.String()+path+"?api-version="+apiVersion)
+		if err != nil {
+			return nil, err
+		}
+		return req, req.SetBody(streaming.NopCloser(strings.NewReader(encoded)), "application/x-www-form-urlencoded")
+	}, service, field)
 }
 
 // send sends a token request and returns the named field of its JSON
 // answer. Failures are final for the operation that needed the token:
 // retrying the operation would only repeat them.
-func (tc *tokenClient) send(req *policy.Request, service, field string) (string, error) {
+func (tc *tokenClient) send(newReq func() (*policy.Request, error), service, field string) (string, error) {
+	req, err := newReq()
+	if err != nil {
+		return "", err
+	}
 	if err := tc.checkTLS(req.Raw().URL); err != nil {
 		return "", err
 	}
 	path := req.Raw().URL.Path
 	resp, err := tc.pipeline.Do(req)
 	// azcore reads the body after its retry policy has returned: an answer
-	// cut short is sent again here, a few times, at once.
+	// cut short is asked again here, a few times, at once, each time with
+	// a request of its own (net/http may still be reading the last one's
+	// body).
 	for tries := 1; err != nil && errors.Is(err, io.ErrUnexpectedEOF) && tries < tokenTries && req.Raw().Context().Err() == nil; tries++ {
-		again := req.Clone(req.Raw().Context())
-		if again.RewindBody() != nil {
-			break
+		if req, err = newReq(); err != nil {
+			return "", err
 		}
-		resp, err = tc.pipeline.Do(again)
+		resp, err = tc.pipeline.Do(req)
 	}
 	if err != nil {
 		return "", nonRetriable(fmt.Errorf("azacr: requesting %s: %w", path, err))
