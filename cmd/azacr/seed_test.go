@@ -1,0 +1,24 @@
+package main
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/containerregistry/azacr"
+	"github.com/stretchr/testify/require"
+)
+
+// seedTestImage stores a one-layer linux/amd64 image under repo:tag and
+// returns its digest.
+func seedTestImage(t *testing.T, r *testRegistry, repo, tag, layer string) string {
+	t.Helper()
+	config := []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`)
+	m := azacr.ImageManifest{SchemaVersion: 2, MediaType: string(azacr.ContentTypeApplicationVndOCIImageManifestV1JSON),
+		Config: azacr.Descriptor{MediaType: "application/vnd.oci.image.config.v1+json", Digest: r.PutBlob(repo, config), Size: int64(len(config))},
+		Layers: []azacr.Descriptor{{MediaType: "application/vnd.oci.image.layer.v1.tar", Digest: r.PutBlob(repo, []byte(layer)), Size: int64(len(layer))}}}
+	body, err := json.Marshal(m)
+	require.NoError(t, err)
+	d, err := r.PutManifest(repo, tag, m.MediaType, body)
+	require.NoError(t, err)
+	return d
+}
