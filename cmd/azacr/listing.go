@@ -240,10 +240,10 @@ func referrersCommand(g *globals) *cobra.Command {
 
 // showJSON is what show prints in --output json.
 type showJSON struct {
-	Reference  string          `json:"reference"`
-	Properties manifestJSON    `json:"properties"`
-	MediaType  string          `json:"mediaType"`
-	Manifest   rawJSON `json:"manifest"`
+	Reference  string       `json:"reference"`
+	Properties manifestJSON `json:"properties"`
+	MediaType  string       `json:"mediaType"`
+	Manifest   rawJSON      `json:"manifest"`
 }
 
 func showCommand(g *globals) *cobra.Command {
