@@ -19,6 +19,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	cmd, err := root.ExecuteContextC(ctx)
+	azlog.SetListener(nil) // --debug's listener ends with the run
 	if err != nil && cmd == root {
 		// No command ran: an unknown command, or none.
 		err = usageErrorf("%v (azacr --help lists the commands)", err)
