@@ -23,7 +23,7 @@ type clock struct {
 	now time.Time
 }
 
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
 func (c *clock) set(t time.Time) { c.mu.Lock(); c.now = t; c.mu.Unlock() }
 
 // newClockRegistry is newTestRegistry with the server's clock set by c.
@@ -226,7 +226,11 @@ func TestPurgeDeletesOldTagsAndUntaggedManifests(t *testing.T) {
 	require.True(t, strings.HasSuffix(res.stdout, "purge: would delete 2 (2 tags, 0 manifests), kept 0, skipped 1 as locked, 0 failed\n"), res.stdout)
 }
 
-func sortedCopy(s []string) []string { out := append([]string(nil), s...); sort.Strings(out); return out }
+func sortedCopy(s []string) []string {
+	out := append([]string(nil), s...)
+	sort.Strings(out)
+	return out
+}
 
 func TestPurgeProtectsTheChildrenOfKeptIndexes(t *testing.T) {
 	r, d := seedPurgeRegistry(t)
