@@ -762,7 +762,7 @@ func (s *Server) sasURL(digest string) string {
 // answers with storage's headers, never Docker-Content-Digest.
 func (s *Server) serveStorage(w http.ResponseWriter, r *http.Request) {
 	entry := Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
-		Host: strings.TrimPrefix(s.StorageURL(), "https://"), Header: r.Header.Clone()}
+		Host: storageHost(s.StorageURL()), Header: r.Header.Clone()}
 	switch authz := r.Header.Get("Authorization"); {
 	case authz == "":
 	case strings.HasPrefix(authz, "Bearer "):
@@ -934,4 +934,12 @@ func (s *Server) Blob(repository, digest string) ([]byte, bool) {
 		return nil, false
 	}
 	return b, true
+}
+
+// storageHost is the host of the storage URL u, whatever its scheme.
+func storageHost(u string) string {
+	if _, host, ok := strings.Cut(u, "://"); ok {
+		return host
+	}
+	return u
 }

@@ -84,7 +84,9 @@
 //   - It covers the data plane only: nothing of Azure Resource Manager
 //     (creating registries, role assignments, network rules, webhooks,
 //     tasks, replication, retention or soft delete).
-//   - It speaks HTTP/1.1 over TLS only, on the loopback interface.
+//   - It speaks HTTP/1.1 over TLS, or over plain HTTP with
+//     [Options.PlainHTTP], on the loopback interface (or on
+//     [Options.Listener]).
 //   - Where ACR's answer to a request has not been observed, it answers
 //     as the OCI distribution specification prescribes.
 //   - Content lives in memory unless [Options.Dir] is set, and the request

@@ -79,6 +79,22 @@ type Options struct {
 	// endpoint. A client fetches tokens from the realm, so set it only to
 	// a URL that reaches this server.
 	Realm string
+
+	// PlainHTTP serves the registry (and the storage host, with
+	// RedirectBlobs) over plain HTTP instead of TLS: URL starts with
+	// "http://", and so does the default Realm. Tokens, challenges and
+	// every answer are otherwise the same. Clients must allow credentials
+	// over plain HTTP (azcore's InsecureAllowCredentialWithHTTP). For
+	// tools and clients that cannot be given a certificate authority; the
+	// loopback interface is the only place it listens.
+	PlainHTTP bool
+
+	// Listener, when set, is the listener the registry serves on instead
+	// of a new one on 127.0.0.1 with a port of the system's choosing, so
+	// a caller can choose the address. The server closes it on Close.
+	// Its certificate is valid for 127.0.0.1, ::1 and localhost only, so
+	// listen on a loopback address.
+	Listener net.Listener
 }
 
 // User is a username/password identity for Basic authentication on
@@ -100,8 +116,8 @@ type User struct {
 // distribution API, answering with the status codes, headers and bodies that
 // ACR sends. Its methods are safe for concurrent use.
 type Server struct {
-	// URL is the registry endpoint, "https://127.0.0.1:port", set by
-	// Start.
+	// URL is the registry endpoint, "https://127.0.0.1:port" ("http://"
+	// with Options.PlainHTTP), set by Start.
 	URL string
 	// Host is the address the server listens on, "127.0.0.1:port", the
 	// host of URL, set by Start. It is also the service (see Service)
@@ -190,6 +206,10 @@ func NewUnstartedServer(opts *Options) *Server {
 	s.state = newRegistry(s.opts.Dir)
 	s.cred = &Credential{server: s}
 	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.serveRegistry))
+	if s.opts.Listener != nil {
+		_ = s.ts.Listener.Close()
+		s.ts.Listener = s.opts.Listener
+	}
 	// Clients that drop connections on purpose (fault tests, cancelled
 	// contexts) make net/http log handshake noise; it is not a finding.
 	quiet := log.New(io.Discard, "", 0)
@@ -215,7 +235,9 @@ func countNew(n *atomic.Int64) func(net.Conn, http.ConnState) {
 
 // Start starts the registry (and the storage host, with RedirectBlobs).
 // Both present a certificate made for this server, valid for localhost,
-// 127.0.0.1, ::1 and the host names of Options.Service and Options.Realm.
+// 127.0.0.1, ::1 and the host names of Options.Service and Options.Realm;
+// with Options.PlainHTTP they serve plain HTTP and present none, though
+// Certificate still returns the one made.
 func (s *Server) Start() {
 	cert, err := newCertificate(hostName(s.opts.Service), hostName(s.opts.Realm))
 	if err != nil {
@@ -231,25 +253,37 @@ func (s *Server) Start() {
 	}
 	// The listener exists already: settle the names before any request
 	// can arrive.
+	scheme := "https://"
+	if s.opts.PlainHTTP {
+		scheme = "http://"
+	}
 	s.Host = s.ts.Listener.Addr().String()
-	s.URL = "https://" + s.Host
+	s.URL = scheme + s.Host
 	s.service = s.opts.Service
 	if s.service == "" {
 		s.service = s.Host
 	}
 	s.realm = s.opts.Realm
 	if s.realm == "" {
-		s.realm = "https://" + s.Host + "/oauth2/token"
+		s.realm = scheme + s.Host + "/oauth2/token"
 	}
-	s.ts.StartTLS()
-	// Keep httptest's client, which Close cleans up after, with the roots
-	// above in place of its own (the served certificate alone).
-	s.ts.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs = s.roots
+	if s.opts.PlainHTTP {
+		s.ts.Start()
+	} else {
+		s.ts.StartTLS()
+		// Keep httptest's client, which Close cleans up after, with the
+		// roots above in place of its own (the served certificate alone).
+		s.ts.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs = s.roots
+	}
 	if s.URL != s.ts.URL {
 		panic("acrtest: httptest serves " + s.ts.URL + ", not " + s.URL)
 	}
 	if s.storage != nil {
-		s.storage.StartTLS()
+		if s.opts.PlainHTTP {
+			s.storage.Start()
+		} else {
+			s.storage.StartTLS()
+		}
 	}
 }
 
@@ -263,7 +297,8 @@ func (s *Server) Service() string {
 }
 
 // Realm returns the token endpoint URL that the server's challenges name:
-// Options.Realm, or "https://" + Host + "/oauth2/token" when that is empty.
+// Options.Realm, or "https://" + Host + "/oauth2/token" (http:// with
+// Options.PlainHTTP) when that is empty.
 // The value is known once the server has started.
 func (s *Server) Realm() string {
 	return s.realm
