@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -84,8 +83,8 @@ func (g *globals) newCredential() (azcore.TokenCredential, error) {
 	if user != "" {
 		password := os.Getenv(envPassword)
 		if g.passwordStdin {
-			line, err := bufio.NewReader(g.stdin).ReadString('\n')
-			if err != nil && err != io.EOF {
+			line, err := readLine(g.stdin)
+			if err != nil {
 				return nil, fmt.Errorf("reading the password from standard input: %w", err)
 			}
 			password = strings.TrimRight(line, "\r\n")
@@ -148,4 +147,40 @@ func (g *globals) client(registry string) (*azacr.ContainerRegistryClient, error
 		return nil, err
 	}
 	return azacr.NewContainerRegistryClient(g.endpoint(registry), cred, &azacr.ContainerRegistryClientOptions{ClientOptions: o})
+}
+
+// readLine reads one line from r a byte at a time, so that what follows
+// it (a blob piped to "blob push -" after the password) stays unread.
+func readLine(r io.Reader) (string, error) {
+	var line []byte
+	b := make([]byte, 1)
+	for {
+		n, err := r.Read(b)
+		if n == 1 {
+			line = append(line, b[0])
+			if b[0] == '\n' {
+				return string(line), nil
+			}
+		}
+		if err == io.EOF {
+			return string(line), nil
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+}
+
+// blobClient returns a BlobClient for registry, with the credential and
+// options of client.
+func (g *globals) blobClient(registry string) (*azacr.BlobClient, error) {
+	cred, err := g.credential()
+	if err != nil {
+		return nil, err
+	}
+	o, err := g.clientOptions()
+	if err != nil {
+		return nil, err
+	}
+	return azacr.NewBlobClient(g.endpoint(registry), cred, &azacr.BlobClientOptions{ClientOptions: o})
 }
