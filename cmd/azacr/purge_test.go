@@ -34,8 +34,8 @@ func newClockRegistry(t testing.TB, c *clock) *testRegistry {
 	return &testRegistry{Server: srv, caFile: ca}
 }
 
-// seedIndex stores an index of the given manifests under tag.
-func seedIndex(t testing.TB, r *testRegistry, repo, tag string, children ...string) string {
+// seedIndexOf stores an index of the given manifests under tag.
+func seedIndexOf(t testing.TB, r *testRegistry, repo, tag string, children ...string) string {
 	var ms []string
 	for _, c := range children {
 		body, mt, ok := r.Manifest(repo, c)
@@ -165,7 +165,7 @@ func seedPurgeRegistry(t *testing.T) (*testRegistry, map[string]string) {
 	}
 	at(60)
 	child := seedTestImage(t, r, "app", "child", "child layer")
-	d["app:multi"] = seedIndex(t, r, "app", "multi", child)
+	d["app:multi"] = seedIndexOf(t, r, "app", "multi", child)
 	d["app@child"] = child
 	at(90)
 	d["app@old"] = seedTestImage(t, r, "app", "gone", "old layer")

@@ -105,13 +105,6 @@ func TestTransferJSON(t *testing.T) {
 	require.Equal(t, true, v["upToDate"])
 }
 
-func mustManifest(t *testing.T, r *testRegistry, repo, ref string) []byte {
-	t.Helper()
-	body, _, ok := r.Manifest(repo, ref)
-	require.True(t, ok)
-	return body
-}
-
 func TestBlobPushAndPull(t *testing.T) {
 	r := newTestRegistry(t)
 	dir := t.TempDir()
