@@ -163,13 +163,41 @@ func planPurge(listings []repoListing, rules purgeRules) purgePlan {
 	return plan
 }
 
+// planRepository adds one repository's deletions to plan: its tags, then
+// with --untagged its manifests.
 func planRepository(plan *purgePlan, l repoListing, rules purgeRules) {
 	patterns := rules.tagPatterns(l.Name)
 	if len(patterns) == 0 {
 		return
 	}
+	deletedTags := planTags(plan, l, matchingTags(l.Tags, patterns), rules)
+	if !rules.untagged {
+		return
+	}
+	byDigest := map[string]purgeManifest{}
+	for _, m := range l.Manifests {
+		byDigest[m.Digest] = m
+	}
+	candidate := untaggedCandidates(plan, l, deletedTags, rules)
+	protectChildren(plan, l.Manifests, candidate)
+	for _, d := range parentsFirst(candidate, byDigest) {
+		item := purgeItem{Repository: l.Name, Kind: "manifest", Digest: d.digest}
+		for _, t := range byDigest[d.digest].Tags {
+			item.after = append(item.after, l.Name+":"+t)
+		}
+		for _, p := range d.parents {
+			item.after = append(item.after, l.Name+"@"+p)
+		}
+		sort.Strings(item.after)
+		plan.Delete = append(plan.Delete, item)
+	}
+}
+
+// matchingTags are the tags a pattern matches, newest first; ties by
+// name, so the plan does not depend on listing order.
+func matchingTags(tags []purgeTag, patterns []*regexp.Regexp) []purgeTag {
 	var matching []purgeTag
-	for _, t := range l.Tags {
+	for _, t := range tags {
 		for _, p := range patterns {
 			if p.MatchString(t.Name) {
 				matching = append(matching, t)
@@ -177,15 +205,20 @@ func planRepository(plan *purgePlan, l repoListing, rules purgeRules) {
 			}
 		}
 	}
-	// Newest first; ties by name, so the plan does not depend on listing
-	// order.
 	sort.Slice(matching, func(i, j int) bool {
 		if !matching[i].Updated.Equal(matching[j].Updated) {
 			return matching[i].Updated.After(matching[j].Updated)
 		}
 		return matching[i].Name < matching[j].Name
 	})
-	deletedTags := map[string]bool{}
+	return matching
+}
+
+// planTags deletes the matching tags but the newest --keep and those
+// updated within --ago, and never a locked one; it returns the names of
+// those it deletes.
+func planTags(plan *purgePlan, l repoListing, matching []purgeTag, rules purgeRules) map[string]bool {
+	deleted := map[string]bool{}
 	for i, t := range matching {
 		item := purgeItem{Repository: l.Name, Kind: "tag", Tag: t.Name, Digest: t.Digest}
 		switch {
@@ -195,43 +228,43 @@ func planRepository(plan *purgePlan, l repoListing, rules purgeRules) {
 			item.Reason = "locked"
 			plan.Locked = append(plan.Locked, item)
 		default:
-			deletedTags[t.Name] = true
+			deleted[t.Name] = true
 			plan.Delete = append(plan.Delete, item)
 		}
 	}
-	if !rules.untagged {
-		return
-	}
+	return deleted
+}
 
-	// Candidates: manifests with no tags left, old enough, unlocked.
-	byDigest := map[string]purgeManifest{}
+// untaggedCandidates are the manifests with no tags left, old enough and
+// unlocked.
+func untaggedCandidates(plan *purgePlan, l repoListing, deletedTags map[string]bool, rules purgeRules) map[string]bool {
 	candidate := map[string]bool{}
 	for _, m := range l.Manifests {
-		byDigest[m.Digest] = m
 		left := 0
 		for _, t := range m.Tags {
 			if !deletedTags[t] {
 				left++
 			}
 		}
-		if left > 0 {
-			continue
-		}
-		if !rules.old(m.Updated) {
+		switch {
+		case left > 0:
+		case !rules.old(m.Updated):
 			plan.Kept++
-			continue
-		}
-		if m.Locked {
+		case m.Locked:
 			plan.Locked = append(plan.Locked, purgeItem{Repository: l.Name, Kind: "manifest", Digest: m.Digest, Reason: "locked"})
-			continue
+		default:
+			candidate[m.Digest] = true
 		}
-		candidate[m.Digest] = true
 	}
-	// What an index that stays refers to stays too, until nothing changes
-	// (an index may refer to indexes).
+	return candidate
+}
+
+// protectChildren keeps what an index that stays refers to, until nothing
+// changes (an index may refer to indexes).
+func protectChildren(plan *purgePlan, manifests []purgeManifest, candidate map[string]bool) {
 	for changed := true; changed; {
 		changed = false
-		for _, m := range l.Manifests {
+		for _, m := range manifests {
 			if candidate[m.Digest] {
 				continue
 			}
@@ -244,8 +277,18 @@ func planRepository(plan *purgePlan, l repoListing, rules purgeRules) {
 			}
 		}
 	}
-	// Delete parents before children, so no index is left pointing at a
-	// deleted manifest: order by depth below the deleted indexes.
+}
+
+// orderedManifest is a manifest to delete and the deleted indexes that
+// refer to it.
+type orderedManifest struct {
+	digest  string
+	parents []string
+}
+
+// parentsFirst orders the manifests to delete by depth below the deleted
+// indexes, so no index is left pointing at a deleted manifest.
+func parentsFirst(candidate map[string]bool, byDigest map[string]purgeManifest) []orderedManifest {
 	parents := map[string][]string{}
 	for d := range candidate {
 		for _, c := range byDigest[d].Children {
@@ -269,28 +312,18 @@ func planRepository(plan *purgePlan, l repoListing, rules purgeRules) {
 		depth[d] = v
 		return v
 	}
-	digests := make([]string, 0, len(candidate))
+	out := make([]orderedManifest, 0, len(candidate))
 	for d := range candidate {
-		digests = append(digests, d)
 		depthOf(d, map[string]bool{})
+		out = append(out, orderedManifest{digest: d, parents: parents[d]})
 	}
-	sort.Slice(digests, func(i, j int) bool {
-		if depth[digests[i]] != depth[digests[j]] {
-			return depth[digests[i]] < depth[digests[j]]
+	sort.Slice(out, func(i, j int) bool {
+		if depth[out[i].digest] != depth[out[j].digest] {
+			return depth[out[i].digest] < depth[out[j].digest]
 		}
-		return digests[i] < digests[j]
+		return out[i].digest < out[j].digest
 	})
-	for _, d := range digests {
-		item := purgeItem{Repository: l.Name, Kind: "manifest", Digest: d}
-		for _, t := range byDigest[d].Tags {
-			item.after = append(item.after, l.Name+":"+t)
-		}
-		for _, p := range parents[d] {
-			item.after = append(item.after, l.Name+"@"+p)
-		}
-		sort.Strings(item.after)
-		plan.Delete = append(plan.Delete, item)
-	}
+	return out
 }
 
 // summary is the plan's one-line account.
