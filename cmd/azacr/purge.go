@@ -20,15 +20,44 @@ func init() { commandGroups = append(commandGroups, addPurge) }
 
 func addPurge(root *cobra.Command, g *globals) { root.AddCommand(purgeCommand(g)) }
 
+// purgeFlags are purge's flags, as given.
+type purgeFlags struct {
+	filters     []string
+	ago         string
+	keep        int
+	untagged    bool
+	dryRun      bool
+	concurrency int
+}
+
+// rules checks the flags and turns them into the plan's rules.
+func (f *purgeFlags) rules(now time.Time) (purgeRules, error) {
+	rules := purgeRules{keep: f.keep, untagged: f.untagged, now: now}
+	if len(f.filters) == 0 {
+		return rules, usageErrorf("purge needs at least one --filter REPO_REGEX:TAG_REGEX")
+	}
+	for _, s := range f.filters {
+		pf, err := parsePurgeFilter(s)
+		if err != nil {
+			return rules, err
+		}
+		rules.filters = append(rules.filters, pf)
+	}
+	var err error
+	if rules.ago, err = parseAge(f.ago); err != nil {
+		return rules, err
+	}
+	if f.keep < 0 {
+		return rules, usageErrorf("--keep %d: want 0 or more", f.keep)
+	}
+	if f.concurrency < 1 {
+		return rules, usageErrorf("--concurrency %d: want 1 or more", f.concurrency)
+	}
+	return rules, nil
+}
+
 func purgeCommand(g *globals) *cobra.Command {
-	var (
-		filters     []string
-		ago         string
-		keep        int
-		untagged    bool
-		dryRun      bool
-		concurrency int
-	)
+	var pf purgeFlags
 	cmd := &cobra.Command{
 		Use:   "purge REGISTRY --filter 'REPO_REGEX:TAG_REGEX' [--ago 30d] [--keep N] [--untagged] [--dry-run]",
 		Short: "Delete old tags (and with --untagged, manifests left without tags), like ACR's acr purge",
@@ -43,50 +72,18 @@ func purgeCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if len(filters) == 0 {
-				return usageErrorf("purge needs at least one --filter REPO_REGEX:TAG_REGEX")
-			}
-			rules := purgeRules{keep: keep, untagged: untagged, now: time.Now()}
-			for _, s := range filters {
-				f, err := parsePurgeFilter(s)
-				if err != nil {
-					return err
-				}
-				rules.filters = append(rules.filters, f)
-			}
-			if rules.ago, err = parseAge(ago); err != nil {
+			rules, err := pf.rules(time.Now())
+			if err != nil {
 				return err
-			}
-			if keep < 0 {
-				return usageErrorf("--keep %d: want 0 or more", keep)
-			}
-			if concurrency < 1 {
-				return usageErrorf("--concurrency %d: want 1 or more", concurrency)
 			}
 			c, err := g.client(ref.Registry)
 			if err != nil {
 				return err
 			}
-			listings, err := listForPurge(cmd.Context(), c, rules, concurrency)
+			sum, err := runPurge(cmd.Context(), c, rules, pf)
 			if err != nil {
 				return err
 			}
-			plan := planPurge(listings, rules)
-			sum := purgeSummary{DryRun: dryRun, Kept: plan.Kept, SkippedLocked: len(plan.Locked),
-				DeletedItems: []purgeItem{}, SkippedItems: append([]purgeItem{}, plan.Locked...), FailedItems: []purgeItem{}}
-			if dryRun {
-				sum.DeletedItems = append(sum.DeletedItems, plan.Delete...)
-			} else {
-				sum.DeletedItems, sum.FailedItems = executePurge(cmd.Context(), c, plan, concurrency)
-			}
-			for _, it := range sum.DeletedItems {
-				if it.Kind == "tag" {
-					sum.DeletedTags++
-				} else {
-					sum.DeletedManifests++
-				}
-			}
-			sum.Deleted, sum.Failed = len(sum.DeletedItems), len(sum.FailedItems)
 			if err := g.out().emit(sum, func(w io.Writer) { printPurge(w, sum) }); err != nil {
 				return err
 			}
@@ -100,13 +97,39 @@ func purgeCommand(g *globals) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringArrayVar(&filters, "filter", nil, "REPO_REGEX:TAG_REGEX, each matching whole names (repeatable)")
-	f.StringVar(&ago, "ago", "0", "only what was last updated longer ago than this: 30d, 12h, 90m; 0 for any age")
-	f.IntVar(&keep, "keep", 0, "keep the newest N matching tags of each repository")
-	f.BoolVar(&untagged, "untagged", false, "also delete manifests left without tags (older than --ago)")
-	f.BoolVar(&dryRun, "dry-run", false, "list what would be deleted; delete nothing")
-	f.IntVar(&concurrency, "concurrency", 4, "requests in flight at most")
+	f.StringArrayVar(&pf.filters, "filter", nil, "REPO_REGEX:TAG_REGEX, each matching whole names (repeatable)")
+	f.StringVar(&pf.ago, "ago", "0", "only what was last updated longer ago than this: 30d, 12h, 90m; 0 for any age")
+	f.IntVar(&pf.keep, "keep", 0, "keep the newest N matching tags of each repository")
+	f.BoolVar(&pf.untagged, "untagged", false, "also delete manifests left without tags (older than --ago)")
+	f.BoolVar(&pf.dryRun, "dry-run", false, "list what would be deleted; delete nothing")
+	f.IntVar(&pf.concurrency, "concurrency", 4, "requests in flight at most")
 	return cmd
+}
+
+// runPurge lists, plans and (unless a dry run) deletes, and accounts for
+// it.
+func runPurge(ctx context.Context, c *azacr.ContainerRegistryClient, rules purgeRules, pf purgeFlags) (purgeSummary, error) {
+	listings, err := listForPurge(ctx, c, rules, pf.concurrency)
+	if err != nil {
+		return purgeSummary{}, err
+	}
+	plan := planPurge(listings, rules)
+	sum := purgeSummary{DryRun: pf.dryRun, Kept: plan.Kept, SkippedLocked: len(plan.Locked),
+		DeletedItems: []purgeItem{}, SkippedItems: append([]purgeItem{}, plan.Locked...), FailedItems: []purgeItem{}}
+	if pf.dryRun {
+		sum.DeletedItems = append(sum.DeletedItems, plan.Delete...)
+	} else {
+		sum.DeletedItems, sum.FailedItems = executePurge(ctx, c, plan, pf.concurrency)
+	}
+	for _, it := range sum.DeletedItems {
+		if it.Kind == "tag" {
+			sum.DeletedTags++
+		} else {
+			sum.DeletedManifests++
+		}
+	}
+	sum.Deleted, sum.Failed = len(sum.DeletedItems), len(sum.FailedItems)
+	return sum, nil
 }
 
 // printPurge writes the table: one line per item, then the summary.
