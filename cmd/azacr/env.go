@@ -119,9 +119,9 @@ func (g *globals) clientOptions() (azcore.ClientOptions, error) {
 	if g.caFile == "" {
 		return o, nil
 	}
-	pem, err := os.ReadFile(g.caFile)
+	pem, err := readCAFile(g.caFile)
 	if err != nil {
-		return o, fmt.Errorf("--ca-file: %w", err)
+		return o, err
 	}
 	pool, err := x509.SystemCertPool()
 	if err != nil {
@@ -183,4 +183,28 @@ func (g *globals) blobClient(registry string) (*azacr.BlobClient, error) {
 		return nil, err
 	}
 	return azacr.NewBlobClient(g.endpoint(registry), cred, &azacr.BlobClientOptions{ClientOptions: o})
+}
+
+// maxCAFile bounds --ca-file: a bundle of every public CA is about 200 KB.
+const maxCAFile = 4 << 20
+
+// readCAFile reads the PEM file of --ca-file, which must be a regular
+// file of at most maxCAFile bytes (not /dev/zero, not a pipe).
+func readCAFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--ca-file: %w", err)
+	}
+	defer f.Close()
+	if info, err := f.Stat(); err != nil || !info.Mode().IsRegular() {
+		return nil, usageErrorf("--ca-file %s is not a regular file", path)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxCAFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("--ca-file: %w", err)
+	}
+	if len(data) > maxCAFile {
+		return nil, usageErrorf("--ca-file %s is larger than %d bytes", path, maxCAFile)
+	}
+	return data, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/containerregistry/azacr"
@@ -30,8 +31,28 @@ func exitCode(err error) int {
 }
 
 // describe turns err into one line: what failed, ACR's error code, and
-// what to do about it.
-func describe(err error) string {
+// what to do about it. Whatever the registry put in its error code or
+// message, the line stays one line of printable text.
+func describe(err error) string { return oneLine(explain(err)) }
+
+// oneLine replaces control characters (a newline a registry put in an
+// error code, say) with spaces, and drops the library's "azacr: "
+// prefix, which the command's own prefix repeats.
+func oneLine(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	for strings.HasPrefix(s, "azacr: ") {
+		s = strings.TrimPrefix(s, "azacr: ")
+	}
+	return s
+}
+
+// explain says what went wrong, and what to do about it.
+func explain(err error) string {
 	var re *azcore.ResponseError
 	if errors.As(err, &re) {
 		msg := fmt.Sprintf("%s %s: %d %s", re.RawResponse.Request.Method, re.RawResponse.Request.URL.Path, re.StatusCode, re.ErrorCode)

@@ -26,14 +26,29 @@ func parsePurgeFilter(s string) (purgeFilter, error) {
 	}
 	f := purgeFilter{text: s}
 	var err error
-	if f.repo, err = regexp.Compile("^(?:" + repo + ")$"); err != nil {
+	if f.repo, err = wholeMatch(repo); err != nil {
 		return f, usageErrorf("--filter %q: repository pattern: %v", s, err)
 	}
-	if f.tag, err = regexp.Compile("^(?:" + tag + ")$"); err != nil {
+	if f.tag, err = wholeMatch(tag); err != nil {
 		return f, usageErrorf("--filter %q: tag pattern: %v", s, err)
 	}
 	return f, nil
 }
+
+// wholeMatch compiles pattern to match whole names. The pattern must be
+// a regular expression on its own: wrapped unchecked, "a)|(b" would
+// become "^(?:a)|(b)$", which matches any name starting with a.
+func wholeMatch(pattern string) (*regexp.Regexp, error) {
+	if _, err := regexp.Compile(pattern); err != nil {
+		return nil, err
+	}
+	return regexp.Compile("^(?:" + pattern + ")$")
+}
+
+// maxAgoDays bounds --ago in days: a hundred years, far inside what a
+// time.Duration holds (a larger count would wrap around to a negative
+// age, and every tag would look old enough).
+const maxAgoDays = 36500
 
 // parseAge reads --ago: a number and a unit d, h, m or s (30d, 12h, 90m),
 // combinations Go's durations allow (1h30m), or 0 for any age.
@@ -43,8 +58,8 @@ func parseAge(s string) (time.Duration, error) {
 	}
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.Atoi(days)
-		if err != nil || n < 0 {
-			return 0, usageErrorf("--ago %q: want a duration like 30d, 12h or 90m", s)
+		if err != nil || n < 0 || n > maxAgoDays {
+			return 0, usageErrorf("--ago %q: want a duration like 30d, 12h or 90m, at most %dd", s, maxAgoDays)
 		}
 		return time.Duration(n) * 24 * time.Hour, nil
 	}

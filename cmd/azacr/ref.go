@@ -54,7 +54,7 @@ func parseReference(s string) (reference, error) {
 		}
 	}
 	host, repo, _ := strings.Cut(rest, "/")
-	if host == "" || strings.ContainsAny(host, " \t") {
+	if host == "" || strings.IndexFunc(host, func(r rune) bool { return r <= ' ' || r == 0x7f || r > 0x7e }) >= 0 {
 		return r, usageErrorf("%q: a reference starts with the registry, like myregistry.azurecr.io/repo:tag", s)
 	}
 	r.Registry = host

@@ -47,6 +47,13 @@ func newRootCommand(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+	// No command at all is a usage error: the help goes to stderr.
+	root.Args = cobra.NoArgs
+	root.RunE = func(cmd *cobra.Command, _ []string) error {
+		cmd.SetOut(g.stderr)
+		cmd.Help()
+		return usageErrorf("no command given")
+	}
 	// Cobra's own argument and flag errors are usage errors.
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErrorf("%v", err) })
 	f := root.PersistentFlags()
