@@ -63,3 +63,50 @@ func TestRefusalsExitOneWithTheErrorCode(t *testing.T) {
 	require.Contains(t, res.stderr, "MANIFEST_UNKNOWN")
 	require.Equal(t, 1, strings.Count(res.stderr, "\n"), res.stderr)
 }
+
+func TestManifestsReferrersAndShow(t *testing.T) {
+	r := newTestRegistry(t)
+	digest := seedTestImage(t, r, "hello", "v1", "one")
+	sig := seedTestSignature(t, r, "hello", digest, "application/vnd.example.signature")
+
+	res := r.azacr(t, "", "manifests", r.ref("hello"), "-o", "json")
+	require.Equal(t, 0, res.code, res.stderr)
+	var manifests []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(res.stdout), &manifests))
+	var found bool
+	for _, m := range manifests {
+		if m["digest"] == digest {
+			found = true
+			require.Equal(t, "linux/amd64", m["platform"])
+			require.Equal(t, []any{"v1"}, m["tags"])
+			require.NotZero(t, m["size"])
+			require.Equal(t, true, m["canDelete"])
+		}
+	}
+	require.True(t, found, res.stdout)
+	res = r.azacr(t, "", "manifests", r.ref("hello"))
+	require.Equal(t, 0, res.code, res.stderr)
+	require.Contains(t, res.stdout, "linux/amd64")
+
+	res = r.azacr(t, "", "referrers", r.ref("hello:v1"), "-o", "json")
+	require.Equal(t, 0, res.code, res.stderr)
+	var referrers []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(res.stdout), &referrers))
+	require.Len(t, referrers, 1)
+	require.Equal(t, sig, referrers[0]["digest"])
+	require.Equal(t, "application/vnd.example.signature", referrers[0]["artifactType"])
+	res = r.azacr(t, "", "referrers", r.ref("hello@"+digest), "--artifact-type", "application/vnd.example.sbom", "-o", "json")
+	require.Equal(t, 0, res.code, res.stderr)
+	require.JSONEq(t, "[]", res.stdout)
+
+	res = r.azacr(t, "", "show", r.ref("hello:v1"), "-o", "json")
+	require.Equal(t, 0, res.code, res.stderr)
+	var shown map[string]any
+	require.NoError(t, json.Unmarshal([]byte(res.stdout), &shown))
+	require.Equal(t, digest, shown["properties"].(map[string]any)["digest"])
+	require.Contains(t, shown["manifest"], "layers")
+	res = r.azacr(t, "", "show", r.ref("hello:v1"))
+	require.Equal(t, 0, res.code, res.stderr)
+	require.Contains(t, res.stdout, digest)
+	require.Contains(t, res.stdout, `"layers"`)
+}

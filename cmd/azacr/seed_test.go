@@ -22,3 +22,20 @@ func seedTestImage(t *testing.T, r *testRegistry, repo, tag, layer string) strin
 	require.NoError(t, err)
 	return d
 }
+
+// seedTestSignature stores an artifact of artifactType whose subject is
+// the manifest digest in repo, and returns its digest.
+func seedTestSignature(t *testing.T, r *testRegistry, repo, digest, artifactType string) string {
+	t.Helper()
+	subject, mediaType, ok := r.Manifest(repo, digest)
+	require.True(t, ok)
+	m := azacr.ImageManifest{SchemaVersion: 2, MediaType: string(azacr.ContentTypeApplicationVndOCIImageManifestV1JSON), ArtifactType: artifactType,
+		Config:  azacr.Descriptor{MediaType: "application/vnd.oci.empty.v1+json", Digest: r.PutBlob(repo, []byte("{}")), Size: 2},
+		Layers:  []azacr.Descriptor{{MediaType: "application/octet-stream", Digest: r.PutBlob(repo, []byte("sig")), Size: 3}},
+		Subject: &azacr.Descriptor{MediaType: mediaType, Digest: digest, Size: int64(len(subject))}}
+	body, err := json.Marshal(m)
+	require.NoError(t, err)
+	d, err := r.PutManifest(repo, azacr.ComputeDigest(body), m.MediaType, body)
+	require.NoError(t, err)
+	return d
+}
