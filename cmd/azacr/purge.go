@@ -291,6 +291,16 @@ func executePurge(ctx context.Context, c *azacr.ContainerRegistryClient, plan pu
 		}
 		last = max(last, wave[i])
 	}
+	// A tag whose manifest goes too is deleted with it (deleting a
+	// manifest deletes its tags): one request instead of two.
+	withManifest := map[int]int{}
+	for i, it := range plan.Delete {
+		if it.Kind == "tag" {
+			if j, ok := index[it.Repository+"@"+it.Digest]; ok {
+				withManifest[i] = j
+			}
+		}
+	}
 	done := make([]error, len(plan.Delete))
 	ran := make([]bool, len(plan.Delete))
 	for w := 0; w <= last; w++ {
@@ -310,6 +320,9 @@ func executePurge(ctx context.Context, c *azacr.ContainerRegistryClient, plan pu
 					return nil
 				}
 			}
+			if _, later := withManifest[i]; later {
+				return nil // see below
+			}
 			if it.Kind == "tag" {
 				_, done[i] = c.DeleteTag(ctx, it.Repository, it.Tag, nil)
 			} else {
@@ -317,6 +330,9 @@ func executePurge(ctx context.Context, c *azacr.ContainerRegistryClient, plan pu
 			}
 			return nil
 		})
+	}
+	for i, j := range withManifest {
+		ran[i], done[i] = ran[j], done[j] // gone with its manifest, or not
 	}
 	for i, it := range plan.Delete {
 		if !ran[i] {
