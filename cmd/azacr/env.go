@@ -136,13 +136,19 @@ func (g *globals) clientOptions() (azcore.ClientOptions, error) {
 	return o, nil
 }
 
-// client returns a ContainerRegistryClient for registry.
-func (g *globals) client(registry string) (*azacr.ContainerRegistryClient, error) {
+// connection is the credential and the client options of every client.
+func (g *globals) connection() (azcore.TokenCredential, azcore.ClientOptions, error) {
 	cred, err := g.credential()
 	if err != nil {
-		return nil, err
+		return nil, azcore.ClientOptions{}, err
 	}
 	o, err := g.clientOptions()
+	return cred, o, err
+}
+
+// client returns a ContainerRegistryClient for registry.
+func (g *globals) client(registry string) (*azacr.ContainerRegistryClient, error) {
+	cred, o, err := g.connection()
 	if err != nil {
 		return nil, err
 	}
@@ -174,11 +180,7 @@ func readLine(r io.Reader) (string, error) {
 // blobClient returns a BlobClient for registry, with the credential and
 // options of client.
 func (g *globals) blobClient(registry string) (*azacr.BlobClient, error) {
-	cred, err := g.credential()
-	if err != nil {
-		return nil, err
-	}
-	o, err := g.clientOptions()
+	cred, o, err := g.connection()
 	if err != nil {
 		return nil, err
 	}

@@ -66,15 +66,7 @@ func tagsCommand(g *globals) *cobra.Command {
 	var oldest bool
 	cmd := &cobra.Command{
 		Use: "tags REGISTRY/REPO", Short: "List a repository's tags, newest first", Args: args(1),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			ref, err := parseRepository(a[0])
-			if err != nil {
-				return err
-			}
-			c, err := g.client(ref.Registry)
-			if err != nil {
-				return err
-			}
+		RunE: g.withClient(parseRepository, func(cmd *cobra.Command, c *azacr.ContainerRegistryClient, ref reference) error {
 			order := azacr.ArtifactTagOrderByLastUpdatedOnDescending
 			if oldest {
 				order = azacr.ArtifactTagOrderByLastUpdatedOnAscending
@@ -100,7 +92,7 @@ func tagsCommand(g *globals) *cobra.Command {
 					row(w, t.Name, t.Digest, t.LastUpdatedOn, !t.CanDelete || !t.CanWrite)
 				}
 			})
-		},
+		}),
 	}
 	cmd.Flags().BoolVar(&oldest, "oldest-first", false, "oldest first")
 	return cmd
@@ -146,15 +138,7 @@ func manifestsCommand(g *globals) *cobra.Command {
 	var oldest bool
 	cmd := &cobra.Command{
 		Use: "manifests REGISTRY/REPO", Short: "List a repository's manifests with sizes, platforms, tags and locks, newest first", Args: args(1),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			ref, err := parseRepository(a[0])
-			if err != nil {
-				return err
-			}
-			c, err := g.client(ref.Registry)
-			if err != nil {
-				return err
-			}
+		RunE: g.withClient(parseRepository, func(cmd *cobra.Command, c *azacr.ContainerRegistryClient, ref reference) error {
 			order := azacr.ArtifactManifestOrderByLastUpdatedOnDescending
 			if oldest {
 				order = azacr.ArtifactManifestOrderByLastUpdatedOnAscending
@@ -176,7 +160,7 @@ func manifestsCommand(g *globals) *cobra.Command {
 					row(w, m.Digest, m.Size, orDash(m.Platform), orDash(joinTags(m.Tags)), m.LastUpdatedOn, !m.CanDelete || !m.CanWrite)
 				}
 			})
-		},
+		}),
 	}
 	cmd.Flags().BoolVar(&oldest, "oldest-first", false, "oldest first")
 	return cmd
@@ -194,15 +178,7 @@ func referrersCommand(g *globals) *cobra.Command {
 	var artifactType string
 	cmd := &cobra.Command{
 		Use: "referrers REGISTRY/REPO:TAG|@DIGEST", Short: "List the artifacts (signatures, SBOMs) that refer to a manifest", Args: args(1),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			ref, err := parseImage(a[0])
-			if err != nil {
-				return err
-			}
-			c, err := g.client(ref.Registry)
-			if err != nil {
-				return err
-			}
+		RunE: g.withClient(parseImage, func(cmd *cobra.Command, c *azacr.ContainerRegistryClient, ref reference) error {
 			digest := ref.Digest
 			if digest == "" {
 				m, err := c.GetManifest(cmd.Context(), ref.Repository, ref.Tag, nil)
@@ -232,7 +208,7 @@ func referrersCommand(g *globals) *cobra.Command {
 					row(w, r.Digest, orDash(r.ArtifactType), r.Size)
 				}
 			})
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&artifactType, "artifact-type", "", "only referrers of this artifact type")
 	return cmd
@@ -249,15 +225,7 @@ type showJSON struct {
 func showCommand(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use: "show REGISTRY/REPO:TAG|@DIGEST", Short: "Show a manifest's properties and the manifest itself", Args: args(1),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			ref, err := parseImage(a[0])
-			if err != nil {
-				return err
-			}
-			c, err := g.client(ref.Registry)
-			if err != nil {
-				return err
-			}
+		RunE: g.withClient(parseImage, func(cmd *cobra.Command, c *azacr.ContainerRegistryClient, ref reference) error {
 			m, err := c.GetManifest(cmd.Context(), ref.Repository, ref.Reference(), nil)
 			if err != nil {
 				return err
@@ -282,6 +250,6 @@ func showCommand(g *globals) *cobra.Command {
 				row(w, "can delete/write/read/list:", fmt.Sprintf("%v/%v/%v/%v", p.CanDelete, p.CanWrite, p.CanRead, p.CanList))
 				fmt.Fprintf(w, "\n%s\n", m.ManifestData)
 			})
-		},
+		}),
 	}
 }

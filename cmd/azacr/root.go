@@ -6,6 +6,7 @@ import (
 	"io"
 
 	azlog "github.com/Azure/azure-sdk-for-go/sdk/azcore/log"
+	"github.com/Azure/azure-sdk-for-go/sdk/containerregistry/azacr"
 	"github.com/spf13/cobra"
 )
 
@@ -73,6 +74,22 @@ func newRootCommand(g *globals) *cobra.Command {
 
 // commandGroups add the commands, one file each.
 var commandGroups []func(root *cobra.Command, g *globals)
+
+// withClient is the RunE of a command whose one argument is a reference:
+// parse reads it, and run gets it with a client of its registry.
+func (g *globals) withClient(parse func(string) (reference, error), run func(cmd *cobra.Command, c *azacr.ContainerRegistryClient, ref reference) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, a []string) error {
+		ref, err := parse(a[0])
+		if err != nil {
+			return err
+		}
+		c, err := g.client(ref.Registry)
+		if err != nil {
+			return err
+		}
+		return run(cmd, c, ref)
+	}
+}
 
 // args checks a command's argument count as a usage error.
 func args(n int) cobra.PositionalArgs {
