@@ -6,8 +6,10 @@ package azacr
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
+	"sync"
 )
 
 // layoutEnd is a layout read from or written to by a transfer.
@@ -17,6 +19,12 @@ type layoutEnd struct {
 	// held (the Repair option); else their size is checked.
 	verify bool
 	retry  retryRules
+
+	// bySubject indexes the manifests index.json lists by the subject
+	// they name, read once, for referrers.
+	subjectsOnce sync.Once
+	bySubject    map[string][]Descriptor
+	subjectsErr  error
 }
 
 func (e *layoutEnd) manifest(_ context.Context, d Descriptor) ([]byte, error) {
@@ -38,8 +46,37 @@ func (e *layoutEnd) blobRange(_ context.Context, d Descriptor, off, n int64) (io
 	}{io.NewSectionReader(b.file, off, n), b.file}, nil
 }
 
-// referrers: a layout is pushed with what its index names, not searched.
-func (e *layoutEnd) referrers(context.Context, Descriptor) ([]Descriptor, error) { return nil, nil }
+// referrers lists the manifests of index.json whose subject is d: a
+// layout pulled with its referrers lists them there, unnamed.
+func (e *layoutEnd) referrers(_ context.Context, d Descriptor) ([]Descriptor, error) {
+	e.subjectsOnce.Do(func() { e.bySubject, e.subjectsErr = e.indexSubjects() })
+	return e.bySubject[d.Digest], e.subjectsErr
+}
+
+// indexSubjects reads every manifest index.json lists and indexes those
+// with a subject by it.
+func (e *layoutEnd) indexSubjects() (map[string][]Descriptor, error) {
+	idx, err := e.l.readIndex()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]Descriptor{}
+	for _, m := range idx.Manifests {
+		data, err := e.l.readManifest(m)
+		if err != nil {
+			return nil, err
+		}
+		refs, err := parseManifest(m.MediaType, data)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrInvalidLayout, m.Digest, err)
+		}
+		if refs.subject != nil {
+			r := Descriptor{MediaType: manifestMediaType(m, refs), Digest: m.Digest, Size: m.Size, ArtifactType: refs.artifactType}
+			out[refs.subject.Digest] = append(out[refs.subject.Digest], r)
+		}
+	}
+	return out, nil
+}
 
 // localManifest returns d's manifest when the layout holds it, verified.
 // A layout written by this package holds a manifest only once everything

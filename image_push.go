@@ -28,7 +28,7 @@ func (c *ContainerRegistryClient) PushImage(ctx context.Context, dir string, nam
 	if err = validateRepositoryOptionalTag(name, tag); err != nil {
 		return resp, err
 	}
-	opts, err := newImageOptions(options.Concurrency, nil, false, nil, options.Progress)
+	opts, err := newImageOptions(options.Concurrency, nil, options.Referrers, options.ReferrerArtifactTypes, options.Progress)
 	if err != nil {
 		return resp, err
 	}
@@ -51,7 +51,7 @@ func (c *ContainerRegistryClient) PushImage(ctx context.Context, dir string, nam
 	if err != nil {
 		return resp, err
 	}
-	if !options.Repair {
+	if !options.Repair && !options.Referrers {
 		if resp.UpToDate, err = dst.tagged(ctx, tag, root.Digest); err != nil || resp.UpToDate {
 			resp.Digest, resp.MediaType = root.Digest, root.MediaType
 			return resp, err

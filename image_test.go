@@ -496,3 +496,31 @@ func TestARepeatedCopyOfOnePlatformCostsTwoRequests(t *testing.T) {
 	}
 	require.Equal(t, 2, n, "the index from the source, the tag from the target: the platform's manifest is not needed")
 }
+
+func TestPushImageWithReferrersPushesWhatThePullBrought(t *testing.T) {
+	a, b := acrtest.NewServer(t, nil), acrtest.NewServer(t, nil)
+	img := seedIndex(t, a, "app", "v1", []string{"linux/amd64", "linux/arm64"}, 1, 1000)
+	root := describeManifest(t, a, "app", "v1")
+	sig := seedReferrer(t, a, "app", root, "application/vnd.example.signature", "signed root")
+	sbom := seedReferrer(t, a, "app", describeManifest(t, a, "app", img.platforms["linux/arm64"]), "application/vnd.example.sbom", "sbom")
+	ca, cb := newTestClient(t, a, a.Credential()), newTestClient(t, b, b.Credential())
+	dir := t.TempDir()
+	_, err := ca.PullImage(context.Background(), "app", "v1", dir, &ContainerRegistryClientPullImageOptions{Referrers: true})
+	require.NoError(t, err)
+
+	resp, err := cb.PushImage(context.Background(), dir, "app", "v1", &ContainerRegistryClientPushImageOptions{Referrers: true})
+	require.NoError(t, err)
+	require.Equal(t, img.index, resp.Digest)
+	require.Equal(t, 5, resp.Manifests, "the index, two platforms, two referrers")
+	for _, d := range []string{sig, sbom} {
+		_, _, ok := b.Manifest("app", d)
+		require.True(t, ok, d)
+	}
+	requireSameReferrers(t, ca, cb, "app", root.Digest)
+
+	// Without the option, the referrers stay behind.
+	_, err = cb.PushImage(context.Background(), dir, "plain", "v1", nil)
+	require.NoError(t, err)
+	_, _, ok := b.Manifest("plain", sig)
+	require.False(t, ok)
+}

@@ -354,6 +354,13 @@ type ContainerRegistryClientPushImageOptions struct {
 	// DefaultImageChunkSize, and it may not exceed MaxChunkSize. Bytes
 	// stream from the layout's files, so it costs no memory.
 	ChunkSize int64
+	// Referrers also pushes the artifacts (signatures, SBOMs) that
+	// index.json lists whose subject is the image or a manifest under it,
+	// recursively: what PullImage with Referrers wrote.
+	Referrers bool
+	// ReferrerArtifactTypes, when not empty, keeps only referrers of these
+	// artifact types.
+	ReferrerArtifactTypes []string
 	// Repair pushes every blob and manifest even when the repository
 	// already has the image under the tag, mending what it lacks.
 	Repair bool
