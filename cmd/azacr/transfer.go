@@ -63,7 +63,7 @@ func (g *globals) printDigest(digest string, v any) error {
 	return err
 }
 
-// imageFlags are the flags of pull and copy (push takes concurrency only).
+// imageFlags are the flags of pull and copy (push takes no --platform).
 type imageFlags struct {
 	platforms   []string
 	referrers   bool
@@ -73,9 +73,9 @@ type imageFlags struct {
 func (f *imageFlags) add(cmd *cobra.Command, all bool) {
 	fl := cmd.Flags()
 	fl.IntVar(&f.concurrency, "concurrency", 0, fmt.Sprintf("blobs and manifests moved at once (0: %d, at most %d)", azacr.DefaultImageConcurrency, azacr.MaxConcurrency))
+	fl.BoolVar(&f.referrers, "referrers", false, "also transfer the artifacts (signatures, SBOMs) that refer to the image")
 	if all {
 		fl.StringSliceVar(&f.platforms, "platform", nil, "only these platforms of an index, os/arch[/variant]; repeat or separate with commas")
-		fl.BoolVar(&f.referrers, "referrers", false, "also transfer the artifacts (signatures, SBOMs) that refer to the image")
 	}
 }
 
@@ -173,7 +173,7 @@ first and the tag last; blobs the repository has are not sent again.
 			}
 			prog := g.startProgress("push")
 			resp, err := c.PushImage(cmd.Context(), a[0], ref.Repository, ref.Tag, &azacr.ContainerRegistryClientPushImageOptions{
-				Concurrency: f.concurrency, Reference: reference, Progress: prog.image})
+				Concurrency: f.concurrency, Reference: reference, Referrers: f.referrers, Progress: prog.image})
 			prog.finish(err)
 			if err != nil {
 				return err
