@@ -30,16 +30,14 @@ func reposCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			names := []string{}
-			pager := c.NewListRepositoriesPager(nil)
-			for pager.More() {
-				page, err := pager.NextPage(cmd.Context())
-				if err != nil {
-					return err
-				}
+			names, err := collect(cmd.Context(), c.NewListRepositoriesPager(nil), func(page azacr.ContainerRegistryClientListRepositoriesResponse) (out []string) {
 				for _, n := range page.Repositories.Repositories {
-					names = append(names, *n)
+					out = append(out, *n)
 				}
+				return out
+			})
+			if err != nil {
+				return err
 			}
 			return g.out().emit(names, func(w io.Writer) {
 				for _, n := range names {
@@ -71,20 +69,19 @@ func tagsCommand(g *globals) *cobra.Command {
 			if oldest {
 				order = azacr.ArtifactTagOrderByLastUpdatedOnAscending
 			}
-			tags := []tagJSON{}
 			pager := c.NewListTagsPager(ref.Repository, &azacr.ContainerRegistryClientListTagsOptions{OrderBy: to.Ptr(order)})
-			for pager.More() {
-				page, err := pager.NextPage(cmd.Context())
-				if err != nil {
-					return err
-				}
+			tags, err := collect(cmd.Context(), pager, func(page azacr.ContainerRegistryClientListTagsResponse) (out []tagJSON) {
 				for _, t := range page.TagAttributeBases {
-					tags = append(tags, tagJSON{Name: deref(t.Name), Digest: deref(t.Digest), CreatedOn: derefTime(t.CreatedOn), LastUpdatedOn: derefTime(t.LastUpdatedOn),
+					out = append(out, tagJSON{Name: deref(t.Name), Digest: deref(t.Digest), CreatedOn: derefTime(t.CreatedOn), LastUpdatedOn: derefTime(t.LastUpdatedOn),
 						CanDelete: derefBool(t.ChangeableAttributes, func(p *azacr.TagWriteableProperties) *bool { return p.CanDelete }),
 						CanWrite:  derefBool(t.ChangeableAttributes, func(p *azacr.TagWriteableProperties) *bool { return p.CanWrite }),
 						CanRead:   derefBool(t.ChangeableAttributes, func(p *azacr.TagWriteableProperties) *bool { return p.CanRead }),
 						CanList:   derefBool(t.ChangeableAttributes, func(p *azacr.TagWriteableProperties) *bool { return p.CanList })})
 				}
+				return out
+			})
+			if err != nil {
+				return err
 			}
 			return g.out().emit(tags, func(w io.Writer) {
 				row(w, "TAG", "DIGEST", "UPDATED", "LOCKED")
@@ -143,16 +140,15 @@ func manifestsCommand(g *globals) *cobra.Command {
 			if oldest {
 				order = azacr.ArtifactManifestOrderByLastUpdatedOnAscending
 			}
-			list := []manifestJSON{}
 			pager := c.NewListManifestsPager(ref.Repository, &azacr.ContainerRegistryClientListManifestsOptions{OrderBy: to.Ptr(order)})
-			for pager.More() {
-				page, err := pager.NextPage(cmd.Context())
-				if err != nil {
-					return err
-				}
+			list, err := collect(cmd.Context(), pager, func(page azacr.ContainerRegistryClientListManifestsResponse) (out []manifestJSON) {
 				for _, m := range page.Manifests.Manifests {
-					list = append(list, newManifestJSON(m))
+					out = append(out, newManifestJSON(m))
 				}
+				return out
+			})
+			if err != nil {
+				return err
 			}
 			return g.out().emit(list, func(w io.Writer) {
 				row(w, "DIGEST", "SIZE", "PLATFORM", "TAGS", "UPDATED", "LOCKED")
@@ -191,16 +187,14 @@ func referrersCommand(g *globals) *cobra.Command {
 			if artifactType != "" {
 				opts = &azacr.ContainerRegistryClientListReferrersOptions{ArtifactType: to.Ptr(artifactType)}
 			}
-			list := []referrerJSON{}
-			pager := c.NewListReferrersPager(ref.Repository, digest, opts)
-			for pager.More() {
-				page, err := pager.NextPage(cmd.Context())
-				if err != nil {
-					return err
-				}
+			list, err := collect(cmd.Context(), c.NewListReferrersPager(ref.Repository, digest, opts), func(page azacr.ContainerRegistryClientListReferrersResponse) (out []referrerJSON) {
 				for _, r := range page.Referrers {
-					list = append(list, referrerJSON{Digest: r.Digest, MediaType: r.MediaType, ArtifactType: r.ArtifactType, Size: r.Size})
+					out = append(out, referrerJSON{Digest: r.Digest, MediaType: r.MediaType, ArtifactType: r.ArtifactType, Size: r.Size})
 				}
+				return out
+			})
+			if err != nil {
+				return err
 			}
 			return g.out().emit(list, func(w io.Writer) {
 				row(w, "DIGEST", "ARTIFACT TYPE", "SIZE")

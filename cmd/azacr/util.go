@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 )
 
 // rawJSON keeps a manifest's bytes as they are in JSON output.
@@ -42,3 +45,17 @@ func orDash(s string) string {
 }
 
 func joinTags(tags []string) string { return strings.Join(tags, ",") }
+
+// collect reads every page of pager and returns the items each gives: an
+// empty slice, not nil, when there are none, so JSON output is [].
+func collect[P, T any](ctx context.Context, pager *runtime.Pager[P], items func(P) []T) ([]T, error) {
+	out := []T{}
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, items(page)...)
+	}
+	return out, nil
+}
